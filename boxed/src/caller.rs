@@ -1,0 +1,192 @@
+//! The caller's side of a sandboxed call: start the child, send the request, read the
+//! one response, end the child, and turn what happened into a value or an [`Error`].
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, PanicLocation, Repr, display_name};
+use crate::wire::{self, CHILD_PATH, Failure, MARKER_VAR, PROTOCOL, Response};
+use crate::{setup, sys};
+
+/// Runs the sandboxed function `name` on `args` in a fresh child and returns its result.
+///
+/// Called by the code `#[sandboxed]` generates. Inside [`try_call`], a failure unwinds to
+/// `try_call` instead of being returned.
+pub fn call<R: DeserializeOwned, A: Serialize>(name: &'static str, args: &A) -> Result<R, Error> {
+    let result = call_child(name, args);
+    match result {
+        Err(error) if CAPTURING.get() > 0 => panic::resume_unwind(Box::new(Captured(error))),
+        result => result,
+    }
+}
+
+fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result<R, Error> {
+    let function = display_name(name);
+    let request = wire::request(name, args).map_err(|source| Repr::EncodeRequest {
+        function: function.clone(),
+        source,
+    })?;
+    let program = setup::child_program(&function)?;
+    let io_error = |source: io::Error| -> Error {
+        Repr::Io {
+            function: function.clone(),
+            source,
+        }
+        .into()
+    };
+
+    let (request_read, request_write) = pipe().map_err(io_error)?;
+    let (response_read, response_write) = pipe().map_err(io_error)?;
+    let (lifeline_read, lifeline_write) = pipe().map_err(io_error)?;
+    let mut command = Command::new(&program);
+    command
+        .arg0(format!("boxed: {function}"))
+        .env_clear()
+        .env("PATH", CHILD_PATH)
+        .env(MARKER_VAR, PROTOCOL)
+        .stdin(Stdio::null())
+        .current_dir("/");
+    sys::map_child_descriptors(
+        &mut command,
+        [
+            request_read.as_raw_fd(),
+            response_write.as_raw_fd(),
+            lifeline_read.as_raw_fd(),
+        ],
+    );
+    let mut child = command.spawn().map_err(|source| Repr::Spawn {
+        function: function.clone(),
+        program: program.clone(),
+        source,
+    })?;
+    drop((request_read, response_write, lifeline_read));
+
+    // A child that stops reading early (it failed to drop, or died) makes this write fail
+    // with EPIPE; its response or exit status says why, so the write error is kept only
+    // for the case that neither does.
+    let sent = File::from(request_write).write_all(&request);
+    drop(request);
+    let received = wire::read_frame(&mut File::from(response_read));
+    // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
+    // and everything it started, then exits the way the sandbox did.
+    drop(lifeline_write);
+    let status = child.wait().map_err(io_error)?;
+
+    match received {
+        Ok(Some(Response::Result(json))) => {
+            serde_json::from_slice(&json).map_err(|source| {
+                Repr::DecodeResponse {
+                    function: function.clone(),
+                    source,
+                }
+                .into()
+            })
+        }
+        Ok(Some(Response::Failure(failure))) => Err(from_failure(function, failure)),
+        Err(error) => Err(Repr::Protocol {
+            function,
+            message: error.to_string(),
+        }
+        .into()),
+        Ok(None) => Err(match (status.signal(), status.code()) {
+            (Some(signal), _) => Repr::Signal {
+                function,
+                signal,
+                name: nix::sys::signal::Signal::try_from(signal).map_or("unknown", |s| s.as_str()),
+            },
+            (None, Some(code)) => match sent {
+                Err(source) if code == 0 => Repr::Io { function, source },
+                _ => Repr::NoAnswer { function, code },
+            },
+            (None, None) => Repr::Protocol {
+                function,
+                message: format!("the child ended with status {status}"),
+            },
+        }
+        .into()),
+    }
+}
+
+fn from_failure(function: String, failure: Failure) -> Error {
+    match failure {
+        Failure::Panic {
+            message,
+            file,
+            line,
+            column,
+        } => Repr::Panic {
+            function,
+            message,
+            location: PanicLocation { file, line, column },
+        },
+        Failure::UnknownFunction => Repr::UnknownFunction { function },
+        Failure::DecodeRequest(message) => Repr::DecodeRequest { function, message },
+        Failure::EncodeResponse(message) => Repr::EncodeResponse { function, message },
+        Failure::Privileges(message) => Repr::Privileges { function, message },
+        Failure::Protocol(message) => Repr::Protocol { function, message },
+    }
+    .into()
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(pipe2(OFlag::O_CLOEXEC)?)
+}
+
+thread_local! {
+    /// How many [`try_call`]s are running on this thread.
+    static CAPTURING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A sandbox failure on its way to the innermost [`try_call`].
+struct Captured(Error);
+
+/// Calls `f`, and returns the first failure of a sandboxed call made in it as `Err`,
+/// whatever the sandboxed function's result type is.
+///
+/// ```no_run
+/// #[boxed::sandboxed]
+/// fn add(a: u64, b: u64) -> u64 {
+///     a + b
+/// }
+///
+/// match boxed::try_call(|| add(2, 3)) {
+///     Ok(sum) => assert_eq!(sum, 5),
+///     Err(error) => eprintln!("the sandbox failed: {error}"),
+/// }
+/// ```
+///
+/// A failure stops `f` where it happened: the failed call does not return, it unwinds
+/// (without running the panic hook) to this `try_call`, so code after it in `f` is
+/// skipped. Calls made from other threads that `f` starts are not covered, and with
+/// `panic = "abort"` there is no unwinding, so a failure aborts the process. A panic
+/// inside the sandboxed function is a failure like any other and comes back as
+/// [`ErrorKind::Panic`](crate::ErrorKind::Panic); a panic of `f` itself propagates.
+pub fn try_call<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            CAPTURING.set(CAPTURING.get() - 1);
+        }
+    }
+    CAPTURING.set(CAPTURING.get() + 1);
+    let depth = Depth;
+    let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+    drop(depth);
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(payload) => match payload.downcast::<Captured>() {
+            Ok(captured) => Err(captured.0),
+            Err(payload) => panic::resume_unwind(payload),
+        },
+    }
+}

@@ -1,0 +1,50 @@
+//! The child's side: everything a process does when it starts as a sandbox child.
+//!
+//! [`on_start`] runs from the executable's start-up hook (see `sys`), before `main` and
+//! before any other constructor of the program. A process started normally returns from
+//! it at once. A sandbox child never returns: it becomes the [`supervisor`], which drops
+//! its privileges and forks the sandbox that [`serve`]s the one request.
+
+pub(crate) mod privileges;
+pub(crate) mod serve;
+pub(crate) mod supervisor;
+
+use std::io::Write;
+
+use crate::sys;
+use crate::wire::MARKER_VAR;
+
+/// Exit code of a child that refused to run: started directly, or not by this library.
+pub(crate) const REFUSED: i32 = 126;
+/// Exit code of a child that could not drop or verify its privileges.
+pub(crate) const DROP_FAILED: i32 = 125;
+
+/// Decides, before `main`, whether this process is a sandbox child.
+pub(crate) fn on_start() {
+    let marker = std::env::var_os(MARKER_VAR);
+    let elevated = sys::started_with_privileges();
+    match marker {
+        None if !elevated => {}
+        None => refuse_direct_start(),
+        Some(version) => supervisor::run(&version),
+    }
+}
+
+/// The installed copy was started by someone other than the library. It drops every
+/// privilege first, then says what it is, and exits without running `main`.
+fn refuse_direct_start() -> ! {
+    if let Err(message) = privileges::drop_completely() {
+        fail(DROP_FAILED, &message);
+    }
+    fail(
+        REFUSED,
+        "this executable is a sandbox copy made by `boxed install`; it only runs sandboxed \
+         functions for the boxed library and cannot be started directly",
+    )
+}
+
+/// Says why the child stops, on stderr, and exits with `code`.
+pub(crate) fn fail(code: i32, message: &str) -> ! {
+    let _ = writeln!(std::io::stderr(), "boxed: {message}");
+    crate::sys::exit_now(code)
+}

@@ -1,0 +1,104 @@
+//! The sandbox: finishes the privilege drop, reads the request, runs the function, and
+//! writes the one response frame.
+
+use std::io::{Read, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::thread::{self, ThreadId};
+
+use nix::unistd::{Pid, Uid};
+
+use super::privileges::{self, Identity};
+use super::{DROP_FAILED, fail};
+use crate::__private::ServeError;
+use crate::registry;
+use crate::sys;
+use crate::wire::{self, Failure, MARKER_VAR, REQUEST_FD, RESPONSE_FD, Response};
+
+/// The response pipe; taken by the first frame written, so there is only ever one.
+static RESPONSE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+pub(crate) fn run(identity: Identity, caller: Uid, supervisor: Pid) -> ! {
+    *lock() = Some(sys::take_descriptor(RESPONSE_FD));
+    if let Err(message) = privileges::drop_sandbox(identity, caller, supervisor) {
+        respond(Response::Failure(Failure::Privileges(message.clone())));
+        fail(DROP_FAILED, &message);
+    }
+    sys::remove_env(MARKER_VAR);
+
+    let mut request = Vec::new();
+    if let Err(error) = sys::take_descriptor(REQUEST_FD).read_to_end(&mut request) {
+        respond(Response::Failure(Failure::Protocol(format!(
+            "reading the request failed: {error}"
+        ))));
+        finish();
+    }
+    let response = match wire::split_request(&request) {
+        Ok((name, args)) => match registry::find(name) {
+            Ok(entry) => {
+                report_panics_of(thread::current().id());
+                match panic::catch_unwind(AssertUnwindSafe(|| (entry.serve)(args))) {
+                    Ok(Ok(json)) => Response::Result(json),
+                    Ok(Err(ServeError::Decode(message))) => {
+                        Response::Failure(Failure::DecodeRequest(message))
+                    }
+                    Ok(Err(ServeError::Encode(message))) => {
+                        Response::Failure(Failure::EncodeResponse(message))
+                    }
+                    // The panic hook has already answered.
+                    Err(_) => finish(),
+                }
+            }
+            Err(failure) => Response::Failure(failure),
+        },
+        Err(failure) => Response::Failure(failure),
+    };
+    respond(response);
+    finish()
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
+    RESPONSE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes the response frame, unless one was written already. The function's own output
+/// is flushed first, so it reaches the caller's stdout before the call returns.
+fn respond(response: Response) {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    if let Some(mut pipe) = lock().take() {
+        let _ = wire::write_frame(&mut pipe, &response);
+    }
+}
+
+fn finish() -> ! {
+    let _ = std::io::stdout().flush();
+    sys::exit_now(0)
+}
+
+/// A panic on the thread that runs the function is the call's answer: its message and
+/// location go to the caller, which re-raises it. This also works with `panic = "abort"`,
+/// since the hook runs before the abort. Panics of other threads print as usual.
+fn report_panics_of(dispatcher: ThreadId) {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if thread::current().id() != dispatcher {
+            return default(info);
+        }
+        let message = info
+            .payload_as_str()
+            .unwrap_or("Box<dyn Any>")
+            .to_string();
+        let (file, line, column) = info
+            .location()
+            .map_or((String::from("<unknown>"), 0, 0), |location| {
+                (location.file().to_string(), location.line(), location.column())
+            });
+        respond(Response::Failure(Failure::Panic {
+            message,
+            file,
+            line,
+            column,
+        }));
+    }));
+}

@@ -1,0 +1,92 @@
+//! Run individual Rust functions in a sandbox.
+//!
+//! ```no_run
+//! #[boxed::sandboxed]
+//! fn word_count(text: &str) -> usize {
+//!     text.split_whitespace().count()
+//! }
+//!
+//! // Looks like a plain call; runs in a fresh child process as `nobody`.
+//! assert_eq!(word_count("risky input here"), 3);
+//! ```
+//!
+//! Every call of a `#[sandboxed]` function starts a fresh child process from the same
+//! executable, through a copy of it that carries the file capabilities
+//! `cap_setuid,cap_setgid+ep` (made once per build by `sudo boxed install EXE`). Before any
+//! code of the program runs, the child drops to the user `nobody` with no supplementary
+//! groups, no capabilities and `no_new_privs`, verifies all of that, and only then reads
+//! the request. Arguments and the result cross as JSON on dedicated pipes; only the
+//! function's mangled name is sent.
+//!
+//! # Failures
+//!
+//! Every failure of the sandbox is an [`Error`]. What the caller sees depends on the
+//! function's result type:
+//!
+//! - `Result<T, E>` where `E: From<boxed::Error>`: the failure comes back as
+//!   `Err(E::from(error))`;
+//! - any other type: the call panics with the error's message (a panic in the child is
+//!   re-raised with its message and location), as an unwrapped thread join would;
+//! - inside [`try_call`], any sandboxed call yields `Result<R, boxed::Error>`.
+//!
+//! # Where it runs
+//!
+//! Linux only. The child's start-up runs from an ELF start-up hook, so sandboxed functions
+//! work in programs, examples and test binaries alike, with no `init()` call. See the
+//! [`setup`] module for where the copies live and when one is stale.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod caller;
+mod child;
+mod error;
+mod registry;
+pub mod setup;
+mod sys;
+mod wire;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use caller::try_call;
+pub use error::{Error, ErrorKind, PanicLocation};
+
+/// Runs every call of the function in a fresh child process, as `nobody`.
+///
+/// ```no_run
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Debug)]
+/// enum ParseError {
+///     Syntax(String),
+///     Sandbox(String),
+/// }
+///
+/// impl From<boxed::Error> for ParseError {
+///     fn from(error: boxed::Error) -> Self {
+///         ParseError::Sandbox(error.to_string())
+///     }
+/// }
+///
+/// /// Sandbox failures arrive as `Err(ParseError::Sandbox(..))`.
+/// #[boxed::sandboxed]
+/// fn parse(text: String) -> Result<Vec<u32>, ParseError> {
+///     text.split(',')
+///         .map(|n| n.trim().parse().map_err(|_| ParseError::Syntax(n.to_string())))
+///         .collect()
+/// }
+/// ```
+///
+/// Arguments may be any `Serialize + DeserializeOwned` type, or a shared reference `&T`
+/// to one (also `&str`, `&[T]`, `&Path`, `&OsStr`): the child deserialises the owned form
+/// and lends it to the body. The result may be any `Serialize + DeserializeOwned` type,
+/// `()` included. The function keeps its name, visibility, documentation and attributes.
+///
+/// Refused at compile time, with an error on the offending tokens: generic functions,
+/// `self` receivers, `impl Trait` arguments or results, argument patterns other than a
+/// name, `&mut` arguments, returned references, `async`, `unsafe`, `extern` and `const`
+/// functions, and variadics. An associated function works if its body does not name
+/// `Self` (the body moves into a nested function).
+#[doc(inline)]
+pub use boxed_macros::sandboxed;

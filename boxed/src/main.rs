@@ -1,0 +1,74 @@
+//! `boxed`: installs and checks the setcap'd copies that sandboxed calls run through.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boxed::setup::{self, Status};
+
+const USAGE: &str = "\
+usage: boxed install [--user USER] EXE
+       boxed status  [--user USER] EXE
+
+install  as root, once per build of EXE: create the setcap'd copy that sandboxed calls
+         of EXE run through, for USER (default: the owner of EXE)
+status   say whether that copy is present and current; exits 0 only when it is";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let (command, rest) = args.split_first().ok_or(USAGE)?;
+    let mut user = None;
+    let mut exe = None;
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--user" => user = Some(rest.next().ok_or("--user needs a value")?.as_str()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            _ if exe.is_none() => exe = Some(PathBuf::from(arg)),
+            _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
+        }
+    }
+    let exe = exe.ok_or(USAGE)?;
+    let uid = setup::resolve_user(user, &exe).map_err(|e| e.to_string())?;
+    match command.as_str() {
+        "install" => {
+            let copy = setup::install(&exe, uid).map_err(|e| e.to_string())?;
+            println!("installed {} for uid {uid}", copy.path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        "status" => {
+            let (copy, status) = setup::status(&exe, uid).map_err(|e| e.to_string())?;
+            let path = copy.path.display();
+            let (line, ok) = match status {
+                Status::Current => (format!("current: {path}"), true),
+                Status::Missing => (
+                    format!("missing: {path}; create it with: {}", copy.install_command()),
+                    false,
+                ),
+                Status::Stale => (
+                    format!("stale: {path}; refresh it with: {}", copy.install_command()),
+                    false,
+                ),
+                Status::Damaged(why) => (
+                    format!("damaged: {path}: {why}; recreate it with: {}", copy.install_command()),
+                    false,
+                ),
+            };
+            println!("{line}");
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+}

@@ -1,0 +1,129 @@
+//! The only module with `unsafe` code: the start-up hook and the few system calls that
+//! neither `std`, `nix` nor `caps` offer safely. Each block says why it is sound.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::sys::signal::{SigHandler, SigSet, Signal};
+use nix::unistd::{ForkResult, Pid};
+
+/// Runs [`crate::child::on_start`] before any other start-up code of the executable.
+///
+/// `.init_array.NNNNN` sections run in priority order before the unprioritised
+/// `.init_array` entries (the usual place for constructors), and 90 is before the
+/// standard library's own hook (99), so no code of the program runs before this one has
+/// decided whether the process is a sandbox child. A hand-written entry is used rather
+/// than a constructor crate because this ordering is itself a security property.
+#[used]
+#[unsafe(link_section = ".init_array.00090")]
+static START: extern "C" fn() = start;
+
+extern "C" fn start() {
+    crate::child::on_start();
+}
+
+/// Whether the kernel started this process with more privileges than its parent had
+/// (file capabilities, set-user-ID or set-group-ID): the `AT_SECURE` auxiliary value.
+pub fn started_with_privileges() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel placed on the stack.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// Closes every descriptor numbered `first` or higher.
+pub fn close_descriptors_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: close_range takes plain integers; closing descriptors this runtime does not
+    // use is its purpose, and it runs while the process is single-threaded.
+    let result = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 0u32) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Takes ownership of one of the protocol descriptors the caller placed at a fixed number.
+///
+/// Only called by the child for descriptors 3 to 5, after `child::protocol_descriptors`
+/// checked that each one is open and a pipe, and each number is taken once.
+pub fn take_descriptor(fd: RawFd) -> File {
+    // SAFETY: the descriptor is open (checked by the caller of this function) and nothing
+    // else in the process owns it: the child runtime takes each protocol number once.
+    unsafe { File::from_raw_fd(fd) }
+}
+
+/// Arranges for `fds[i]` to be descriptor `3 + i` in the child started by `command`.
+///
+/// The descriptors stay close-on-exec in the caller, so concurrent spawns never inherit
+/// each other's pipes; only the copies made in the forked child survive the exec.
+pub fn map_child_descriptors(command: &mut Command, fds: [RawFd; 3]) {
+    let place = move || -> io::Result<()> {
+        let mut moved = [0; 3];
+        for (slot, &fd) in moved.iter_mut().zip(&fds) {
+            // SAFETY: fcntl and dup2 are async-signal-safe, allocate nothing and only
+            // touch the forked child's descriptor table.
+            *slot = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
+            if *slot < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (target, &fd) in (3..).zip(&moved) {
+            // SAFETY: as above; dup2 clears close-on-exec on the new descriptor.
+            if unsafe { libc::dup2(fd, target) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions on integers it owns by value: no allocation, no lock.
+    unsafe {
+        command.pre_exec(place);
+    }
+}
+
+/// `fork(2)` for the supervisor, which checked that it is single-threaded.
+pub fn fork_single_threaded() -> nix::Result<ForkResult> {
+    // SAFETY: the only caller runs in a process it verified to have one thread, so the
+    // child inherits no lock held by another thread.
+    unsafe { nix::unistd::fork() }
+}
+
+/// A descriptor that becomes readable when process `pid` (a child of ours) exits.
+pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes plain integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Ends this process the way a child ended: by the same signal, with its default action.
+pub fn die_by(signal: Signal) -> ! {
+    // SAFETY: restoring the default disposition installs no handler code.
+    let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
+    let mut set = SigSet::empty();
+    set.add(signal);
+    let _ = set.thread_unblock();
+    let _ = nix::sys::signal::raise(signal);
+    exit_now(128 + signal as i32)
+}
+
+/// Removes a variable from this process's environment.
+pub fn remove_env(name: &str) {
+    // SAFETY: only called by the sandbox child before it runs any user code, while it has
+    // a single thread, so no other thread can be reading the environment.
+    unsafe { std::env::remove_var(name) }
+}
+
+/// `_exit(2)`: ends the process at once, without running exit handlers or destructors
+/// that the child never set up or must not run.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes an integer and does not return; it touches no Rust state.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,202 @@
+//! The wire format between the caller and the child.
+//!
+//! Three pipes cross the exec, always at the same descriptor numbers in the child:
+//! the request (3, caller to child), the response (4, child to caller) and the lifeline
+//! (5, held open by the caller; the supervisor ends the sandbox when it closes). The
+//! child's stdin, stdout and stderr are never part of the protocol.
+//!
+//! - Request: the mangled function name, a newline, then the arguments as one JSON array
+//!   (a tuple), up to end of file.
+//! - Response: exactly one frame, a tag byte, the payload length as 8 bytes little-endian,
+//!   then the payload. Tag `R`: the result as JSON. Tag `X`: a [`Failure`] as JSON.
+
+use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
+
+use serde::{Deserialize, Serialize};
+
+/// Descriptor of the request pipe in the child.
+pub const REQUEST_FD: RawFd = 3;
+/// Descriptor of the response pipe in the child.
+pub const RESPONSE_FD: RawFd = 4;
+/// Descriptor of the lifeline pipe in the child.
+pub const LIFELINE_FD: RawFd = 5;
+
+/// Environment variable that tells a starting process it is a sandbox child, and which
+/// protocol version its caller speaks.
+pub const MARKER_VAR: &str = "BOXED_SANDBOX";
+/// The protocol version this build speaks.
+pub const PROTOCOL: &str = "1";
+/// The only other variable in the child's environment.
+pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+const TAG_RESULT: u8 = b'R';
+const TAG_FAILURE: u8 = b'X';
+
+/// Why the child could not produce a result.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub enum Failure {
+    /// The function panicked.
+    Panic {
+        message: String,
+        file: String,
+        line: u32,
+        column: u32,
+    },
+    /// No sandboxed function of this binary has the requested name.
+    UnknownFunction,
+    /// The arguments could not be decoded into the function's parameter types.
+    DecodeRequest(String),
+    /// The function's result could not be encoded.
+    EncodeResponse(String),
+    /// A privilege-drop step or its verification failed; nothing was run.
+    Privileges(String),
+    /// The request did not follow the protocol.
+    Protocol(String),
+}
+
+/// What one response frame carries.
+#[derive(Debug, PartialEq)]
+pub enum Response {
+    Result(Vec<u8>),
+    Failure(Failure),
+}
+
+/// Builds a request: the name line, then the arguments encoded straight into the buffer.
+pub fn request<A: Serialize>(name: &str, args: &A) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(name.len() + 64);
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(b'\n');
+    serde_json::to_writer(&mut bytes, args)?;
+    Ok(bytes)
+}
+
+/// Splits a request into the function name and the JSON arguments.
+pub fn split_request(bytes: &[u8]) -> Result<(&str, &[u8]), Failure> {
+    let newline = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| Failure::Protocol("the request has no function name line".into()))?;
+    let name = std::str::from_utf8(&bytes[..newline])
+        .map_err(|_| Failure::Protocol("the function name is not UTF-8".into()))?;
+    Ok((name, &bytes[newline + 1..]))
+}
+
+/// Writes one frame: header and payload in a single buffer, so one write carries both
+/// whenever the pipe has room.
+pub fn write_frame(out: &mut impl Write, response: &Response) -> io::Result<()> {
+    let (tag, payload) = match response {
+        Response::Result(json) => (TAG_RESULT, std::borrow::Cow::Borrowed(json.as_slice())),
+        Response::Failure(failure) => (
+            TAG_FAILURE,
+            std::borrow::Cow::Owned(serde_json::to_vec(failure).map_err(io::Error::other)?),
+        ),
+    };
+    let mut frame = Vec::with_capacity(9 + payload.len());
+    frame.push(tag);
+    frame.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    frame.extend_from_slice(&payload);
+    out.write_all(&frame)?;
+    out.flush()
+}
+
+/// Reads one frame. `Ok(None)` means the pipe closed before a whole frame arrived;
+/// malformed frames are errors that describe what was wrong.
+pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Response>> {
+    let mut header = [0u8; 9];
+    if !read_exact_or_eof(input, &mut header)? {
+        return Ok(None);
+    }
+    let length = u64::from_le_bytes(header[1..].try_into().expect("8 bytes"));
+    let length = usize::try_from(length)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame length overflows"))?;
+    let mut payload = Vec::new();
+    let read = input.take(length as u64).read_to_end(&mut payload)?;
+    if read < length {
+        return Ok(None);
+    }
+    match header[0] {
+        TAG_RESULT => Ok(Some(Response::Result(payload))),
+        TAG_FAILURE => serde_json::from_slice(&payload)
+            .map(|failure| Some(Response::Failure(failure)))
+            .map_err(|error| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("malformed failure frame: {error}"),
+                )
+            }),
+        tag => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unknown frame tag {tag:#04x}"),
+        )),
+    }
+}
+
+/// Fills `buf`, or returns `Ok(false)` if the input ends first.
+fn read_exact_or_eof(input: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trip() {
+        let bytes = request("krate::add#00", &(&2u64, &"x")).unwrap();
+        let (name, args) = split_request(&bytes).unwrap();
+        assert_eq!(name, "krate::add#00");
+        assert_eq!(args, br#"[2,"x"]"#);
+    }
+
+    #[test]
+    fn request_without_name_line_is_refused() {
+        assert!(matches!(split_request(b"[1]"), Err(Failure::Protocol(_))));
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        for response in [
+            Response::Result(b"[1,2]".to_vec()),
+            Response::Failure(Failure::Panic {
+                message: "boom".into(),
+                file: "src/lib.rs".into(),
+                line: 3,
+                column: 9,
+            }),
+        ] {
+            let mut bytes = Vec::new();
+            write_frame(&mut bytes, &response).unwrap();
+            assert_eq!(read_frame(&mut bytes.as_slice()).unwrap(), Some(response));
+        }
+    }
+
+    #[test]
+    fn truncated_frames_are_not_answers() {
+        let mut bytes = Vec::new();
+        write_frame(&mut bytes, &Response::Result(b"12345".to_vec())).unwrap();
+        for cut in 0..bytes.len() {
+            assert_eq!(read_frame(&mut &bytes[..cut]).unwrap(), None, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn garbage_frames_are_errors() {
+        let mut bytes = vec![b'Z'];
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        assert!(read_frame(&mut bytes.as_slice()).is_err());
+        let mut bytes = vec![b'X'];
+        bytes.extend_from_slice(&3u64.to_le_bytes());
+        bytes.extend_from_slice(b"{{{");
+        assert!(read_frame(&mut bytes.as_slice()).is_err());
+    }
+}
