@@ -62,9 +62,16 @@ fn whoami() -> String {
     status
         .lines()
         .filter(|line| {
-            ["Uid:", "Gid:", "Groups:", "CapEff:", "CapPrm:", "NoNewPrivs:"]
-                .iter()
-                .any(|key| line.starts_with(key))
+            [
+                "Uid:",
+                "Gid:",
+                "Groups:",
+                "CapEff:",
+                "CapPrm:",
+                "NoNewPrivs:",
+            ]
+            .iter()
+            .any(|key| line.starts_with(key))
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -21,7 +21,9 @@ pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
             first.combine(second);
             token_stream_with_error(item.into_token_stream(), first)
         }
-        (Err(error), _) | (_, Err(error)) => token_stream_with_error(item.into_token_stream(), error),
+        (Err(error), _) | (_, Err(error)) => {
+            token_stream_with_error(item.into_token_stream(), error)
+        }
     }
 }
 

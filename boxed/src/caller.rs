@@ -83,15 +83,13 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
     let status = child.wait().map_err(io_error)?;
 
     match received {
-        Ok(Some(Response::Result(json))) => {
-            serde_json::from_slice(&json).map_err(|source| {
-                Repr::DecodeResponse {
-                    function: function.clone(),
-                    source,
-                }
-                .into()
-            })
-        }
+        Ok(Some(Response::Result(json))) => serde_json::from_slice(&json).map_err(|source| {
+            Repr::DecodeResponse {
+                function: function.clone(),
+                source,
+            }
+            .into()
+        }),
         Ok(Some(Response::Failure(failure))) => Err(from_failure(function, failure)),
         Err(error) => Err(Repr::Protocol {
             function,

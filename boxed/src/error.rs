@@ -111,7 +111,9 @@ pub(crate) enum Repr {
         signal: i32,
         name: &'static str,
     },
-    #[error("boxed: the sandbox child running `{function}` exited with code {code} without answering")]
+    #[error(
+        "boxed: the sandbox child running `{function}` exited with code {code} without answering"
+    )]
     NoAnswer { function: String, code: i32 },
     #[error("boxed: could not encode the arguments of `{function}` as JSON: {source}")]
     EncodeRequest {
@@ -121,7 +123,9 @@ pub(crate) enum Repr {
     },
     #[error("boxed: the sandbox child could not decode the arguments of `{function}`: {message}")]
     DecodeRequest { function: String, message: String },
-    #[error("boxed: the sandbox child could not encode the result of `{function}` as JSON: {message}")]
+    #[error(
+        "boxed: the sandbox child could not encode the result of `{function}` as JSON: {message}"
+    )]
     EncodeResponse { function: String, message: String },
     #[error("boxed: could not decode the result of `{function}`: {source}")]
     DecodeResponse {

@@ -6,12 +6,14 @@ use std::process::ExitCode;
 use boxed::setup::{self, Status};
 
 const USAGE: &str = "\
-usage: boxed install [--user USER] EXE
-       boxed status  [--user USER] EXE
+usage: boxed install   [--user USER] EXE
+       boxed status    [--user USER] EXE
+       boxed uninstall [--user USER] EXE
 
-install  as root, once per build of EXE: create the setcap'd copy that sandboxed calls
-         of EXE run through, for USER (default: the owner of EXE)
-status   say whether that copy is present and current; exits 0 only when it is";
+install    as root, once per build of EXE: create the setcap'd copy that sandboxed calls
+           of EXE run through, for USER (default: the owner of EXE)
+status     say whether that copy is present and current; exits 0 only when it is
+uninstall  as root: remove that copy";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,13 +50,21 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             println!("installed {} for uid {uid}", copy.path.display());
             Ok(ExitCode::SUCCESS)
         }
+        "uninstall" => {
+            let copy = setup::uninstall(&exe, uid).map_err(|e| e.to_string())?;
+            println!("removed {}", copy.path.display());
+            Ok(ExitCode::SUCCESS)
+        }
         "status" => {
             let (copy, status) = setup::status(&exe, uid).map_err(|e| e.to_string())?;
             let path = copy.path.display();
             let (line, ok) = match status {
                 Status::Current => (format!("current: {path}"), true),
                 Status::Missing => (
-                    format!("missing: {path}; create it with: {}", copy.install_command()),
+                    format!(
+                        "missing: {path}; create it with: {}",
+                        copy.install_command()
+                    ),
                     false,
                 ),
                 Status::Stale => (
@@ -62,12 +72,19 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                     false,
                 ),
                 Status::Damaged(why) => (
-                    format!("damaged: {path}: {why}; recreate it with: {}", copy.install_command()),
+                    format!(
+                        "damaged: {path}: {why}; recreate it with: {}",
+                        copy.install_command()
+                    ),
                     false,
                 ),
             };
             println!("{line}");
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }

@@ -91,4 +91,3 @@ impl<R> FailByPanic<R> for &Fail<R> {
         panic!("{error}")
     }
 }
-

@@ -303,7 +303,10 @@ pub fn install(exe: &Path, uid: u32) -> Result<Copy, Error> {
     if source_fingerprint(&source)? != before {
         let _ = fs::remove_file(&temporary);
         return Err(Error::setup(
-            format!("{} changed while it was copied; run install again", source.display()),
+            format!(
+                "{} changed while it was copied; run install again",
+                source.display()
+            ),
             None,
         ));
     }
@@ -317,6 +320,26 @@ pub fn install(exe: &Path, uid: u32) -> Result<Copy, Error> {
         &serde_json::to_vec_pretty(&manifest).expect("a manifest always encodes"),
     )
     .map_err(|e| fail("cannot write the manifest of", e))?;
+    Ok(copy)
+}
+
+/// Removes the copy of `exe` for user `uid`, if there is one. Must run as root.
+pub fn uninstall(exe: &Path, uid: u32) -> Result<Copy, Error> {
+    let source = fs::canonicalize(exe)
+        .map_err(|e| Error::setup(format!("cannot find {}", exe.display()), Some(e)))?;
+    let copy = Copy::locate(&source, uid);
+    for path in [&copy.path, &copy.manifest] {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(Error::setup(
+                    format!("cannot remove {}", path.display()),
+                    Some(error),
+                ));
+            }
+        }
+    }
     Ok(copy)
 }
 
@@ -400,7 +423,9 @@ mod tests {
     fn capability_value_is_setuid_setgid_effective() {
         assert_eq!(
             CAPABILITY_VALUE,
-            [1, 0, 0, 2, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            [
+                1, 0, 0, 2, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ]
         );
     }
 
@@ -410,12 +435,22 @@ mod tests {
         let b = Copy::locate(Path::new("/srv/app/target/debug/app"), 1000);
         let c = Copy::locate(Path::new("/srv/app/target/release/app"), 1001);
         assert!(a.path.starts_with("/var/lib/boxed/1000/"));
-        assert!(a.path.file_name().unwrap().to_str().unwrap().starts_with("app-"));
+        assert!(
+            a.path
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("app-")
+        );
         assert_ne!(a.path, b.path);
         assert_ne!(a.path, c.path);
-        assert_eq!(a.manifest, a.path.with_file_name(format!(
-            "{}.manifest",
-            a.path.file_name().unwrap().to_str().unwrap()
-        )));
+        assert_eq!(
+            a.manifest,
+            a.path.with_file_name(format!(
+                "{}.manifest",
+                a.path.file_name().unwrap().to_str().unwrap()
+            ))
+        );
     }
 }

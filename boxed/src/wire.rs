@@ -185,7 +185,11 @@ mod tests {
         let mut bytes = Vec::new();
         write_frame(&mut bytes, &Response::Result(b"12345".to_vec())).unwrap();
         for cut in 0..bytes.len() {
-            assert_eq!(read_frame(&mut &bytes[..cut]).unwrap(), None, "cut at {cut}");
+            assert_eq!(
+                read_frame(&mut &bytes[..cut]).unwrap(),
+                None,
+                "cut at {cut}"
+            );
         }
     }
 

@@ -73,7 +73,10 @@ pub(crate) fn drop_supervisor(identity: Identity) -> Step {
     if caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).unwrap_or(false) {
         // Only a root caller gets here with CAP_SETPCAP; empty the bounding set too.
         for capability in caps::all() {
-            step("dropping the bounding set", caps::drop(None, CapSet::Bounding, capability))?;
+            step(
+                "dropping the bounding set",
+                caps::drop(None, CapSet::Bounding, capability),
+            )?;
         }
     }
     step("setgroups([])", unistd::setgroups(&[]))?;
@@ -129,9 +132,15 @@ pub(crate) fn drop_completely() -> Step {
 }
 
 fn clear_capabilities() -> Step {
-    step("clearing ambient capabilities", caps::clear(None, CapSet::Ambient))?;
+    step(
+        "clearing ambient capabilities",
+        caps::clear(None, CapSet::Ambient),
+    )?;
     for set in [CapSet::Effective, CapSet::Inheritable, CapSet::Permitted] {
-        step(&format!("clearing {set:?} capabilities"), caps::clear(None, set))?;
+        step(
+            &format!("clearing {set:?} capabilities"),
+            caps::clear(None, set),
+        )?;
     }
     Ok(())
 }
@@ -180,7 +189,9 @@ fn verify_groups(identity: Identity) -> Step {
     }
     let groups = step("getgroups", unistd::getgroups())?;
     if !groups.is_empty() {
-        return Err(format!("supplementary groups {groups:?} remain after the drop"));
+        return Err(format!(
+            "supplementary groups {groups:?} remain after the drop"
+        ));
     }
     Ok(())
 }
@@ -192,9 +203,14 @@ fn verify_no_capabilities() -> Step {
         CapSet::Inheritable,
         CapSet::Ambient,
     ] {
-        let held = step(&format!("reading {set:?} capabilities"), caps::read(None, set))?;
+        let held = step(
+            &format!("reading {set:?} capabilities"),
+            caps::read(None, set),
+        )?;
         if !held.is_empty() {
-            return Err(format!("{set:?} capabilities {held:?} remain after the drop"));
+            return Err(format!(
+                "{set:?} capabilities {held:?} remain after the drop"
+            ));
         }
     }
     Ok(())
@@ -202,7 +218,10 @@ fn verify_no_capabilities() -> Step {
 
 /// A process with several threads cannot change its credentials atomically.
 fn single_threaded() -> Step {
-    let status = step("reading /proc/self/status", fs::read_to_string("/proc/self/status"))?;
+    let status = step(
+        "reading /proc/self/status",
+        fs::read_to_string("/proc/self/status"),
+    )?;
     let threads = status
         .lines()
         .find_map(|line| line.strip_prefix("Threads:"))

@@ -58,7 +58,9 @@ pub(crate) fn run(identity: Identity, caller: Uid, supervisor: Pid) -> ! {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
-    RESPONSE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    RESPONSE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Writes the response frame, unless one was written already. The function's own output
@@ -85,15 +87,16 @@ fn report_panics_of(dispatcher: ThreadId) {
         if thread::current().id() != dispatcher {
             return default(info);
         }
-        let message = info
-            .payload_as_str()
-            .unwrap_or("Box<dyn Any>")
-            .to_string();
-        let (file, line, column) = info
-            .location()
-            .map_or((String::from("<unknown>"), 0, 0), |location| {
-                (location.file().to_string(), location.line(), location.column())
-            });
+        let message = info.payload_as_str().unwrap_or("Box<dyn Any>").to_string();
+        let (file, line, column) =
+            info.location()
+                .map_or((String::from("<unknown>"), 0, 0), |location| {
+                    (
+                        location.file().to_string(),
+                        location.line(),
+                        location.column(),
+                    )
+                });
         respond(Response::Failure(Failure::Panic {
             message,
             file,

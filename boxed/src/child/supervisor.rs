@@ -36,7 +36,10 @@ const CANCELLED: i32 = 124;
 
 pub(crate) fn run(version: &OsStr) -> ! {
     if let Err(error) = sys::close_descriptors_from(LIFELINE_FD + 1) {
-        fail(DROP_FAILED, &format!("closing inherited descriptors failed: {error}"));
+        fail(
+            DROP_FAILED,
+            &format!("closing inherited descriptors failed: {error}"),
+        );
     }
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD]
         .iter()

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The whole test suite, run the way boxed is used.
+#
+# - As root: unit and doc tests, the compile-fail tests, and the tests that act as
+#   several users (tests/tests/*.rs whose name does not start with e2e_).
+# - As the unprivileged user boxed-test, through setcap'd copies: the end-to-end tests
+#   (tests/tests/e2e_*.rs). Their binaries are staged in a directory that user can reach,
+#   and `boxed install` makes their copies, exactly as a user's setup would.
+#
+# Needs root (it creates users and installs copies); re-runs itself with sudo otherwise.
+# Exits non-zero if any suite fails; no suite is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+    exec sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME,CARGO_TARGET_DIR bash "$0" "$@"
+fi
+
+caller=boxed-test      # runs the end-to-end tests
+extra=boxed-test-extra # a supplementary group of $caller
+other=boxed-other      # another local user, for attacks on the installed copy
+getent group "$extra" >/dev/null || groupadd "$extra"
+id -u "$caller" >/dev/null 2>&1 || useradd --create-home --user-group --shell /bin/sh "$caller"
+usermod --append --groups "$extra" "$caller"
+id -u "$other" >/dev/null 2>&1 || useradd --user-group --shell /bin/sh "$other"
+caller_home=$(getent passwd "$caller" | cut -d: -f6)
+
+echo "== build"
+cargo build --workspace --all-targets
+mapfile -t e2e < <(cargo test -p boxed-tests --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"kind":\["test"\].*"name":"\(e2e_[^"]*\)".*"executable":"\([^"]*\)".*/\1 \2/p')
+[ "${#e2e[@]}" -gt 0 ] || { echo "no end-to-end test binaries were found" >&2; exit 1; }
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+
+stage=$(mktemp -d /tmp/boxed-e2e.XXXXXX)
+chmod 755 "$stage"
+installed=()
+cleanup() {
+    for exe in "${installed[@]}"; do
+        "$stage/bin/boxed" uninstall --user "$caller" "$exe" >/dev/null || true
+    done
+    rm -rf "$stage"
+}
+trap cleanup EXIT
+mkdir -m 755 "$stage/bin"
+install -d -o "$caller" -g "$caller" -m 755 "$stage/work"
+install -o root -g root -m 4755 "$(command -v id)" "$stage/suid-id"
+cp "$target/debug/boxed" "$target/debug/boxed-test-caller" "$target/debug/quickstart" "$stage/bin/"
+for entry in "${e2e[@]}"; do
+    cp "${entry#* }" "$stage/bin/${entry%% *}"
+done
+for exe in "$stage"/bin/e2e_* "$stage/bin/boxed-test-caller" "$stage/bin/quickstart"; do
+    "$stage/bin/boxed" install --user "$caller" "$exe"
+    installed+=("$exe")
+done
+
+export BOXED_E2E_STAGE="$stage" BOXED_E2E_CALLER="$caller" BOXED_E2E_OTHER="$other"
+failed=()
+suite() {
+    local name=$1
+    shift
+    echo "== $name"
+    if ! "$@"; then failed+=("$name"); fi
+}
+
+suite "unit and doc tests (root)" cargo test --workspace --exclude boxed-tests
+root_tests=()
+for file in tests/tests/*.rs; do
+    name=$(basename "$file" .rs)
+    case "$name" in e2e_*) ;; *) root_tests+=(--test "$name") ;; esac
+done
+suite "compile and multi-user tests (root)" cargo test -p boxed-tests "${root_tests[@]}"
+
+secret="boxed-e2e-secret-$RANDOM$RANDOM"
+for exe in "$stage"/bin/e2e_*; do
+    suite "$(basename "$exe") (as $caller, through its setcap'd copy)" \
+        runuser -u "$caller" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$caller_home" \
+        BOXED_E2E_STAGE="$stage" BOXED_E2E_WORK="$stage/work" BOXED_E2E_SECRET="$secret" \
+        sh -c 'cd "$BOXED_E2E_WORK" && exec "$0" "$@"' "$exe"
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf 'FAILED: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+echo "all suites passed"

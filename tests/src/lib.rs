@@ -1,0 +1,48 @@
+//! Shared pieces of the end-to-end tests.
+//!
+//! The end-to-end tests (`tests/e2e_*.rs`) run as they will be used: as an unprivileged
+//! caller, through the setcap'd copy of the test binary. `tests/run.sh` prepares that:
+//! it creates the test users, stages the test binaries where the test user can run them,
+//! installs their copies and runs them as that user with the variables read here. Run
+//! any other way, these tests fail with a message that says so; they never skip.
+
+use std::path::PathBuf;
+
+/// What `tests/run.sh` prepared for an end-to-end test run.
+pub struct E2e {
+    /// Root-owned directory with the staged binaries and fixtures (`suid-id`, ...).
+    pub stage: PathBuf,
+    /// A directory owned by the calling user, mode 0755, for files the tests create.
+    pub work: PathBuf,
+    /// A secret that is in the caller's environment and must never reach a sandbox.
+    pub secret: String,
+}
+
+/// The prepared environment; panics with instructions when the test is not run as an
+/// unprivileged caller by `tests/run.sh`.
+pub fn e2e() -> E2e {
+    assert!(
+        !nix::unistd::geteuid().is_root(),
+        "end-to-end tests must run as an unprivileged caller through the setcap'd copy; \
+         run them with `bash tests/run.sh`"
+    );
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the end-to-end tests with `bash tests/run.sh`")
+        })
+    };
+    E2e {
+        stage: var("BOXED_E2E_STAGE").into(),
+        work: var("BOXED_E2E_WORK").into(),
+        secret: var("BOXED_E2E_SECRET"),
+    }
+}
+
+/// The lines of `/proc/self/status` that describe credentials, by key.
+pub fn status_field(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .map(|value| value.trim().to_string())
+        .unwrap_or_else(|| panic!("/proc/self/status has no {key}"))
+}
