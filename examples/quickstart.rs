@@ -12,6 +12,13 @@ fn add(a: u64, b: u64) -> u64 {
     a + b
 }
 
+/// Panics on a zero divisor; the panic is re-raised in the caller, or caught by
+/// `boxed::try_call`.
+#[sandboxed]
+fn divide(a: u64, b: u64) -> u64 {
+    a / b
+}
+
 /// Borrowed arguments work: the child deserialises owned values and lends them.
 #[sandboxed]
 fn word_count(text: &str, stop: &[String]) -> usize {
@@ -95,8 +102,8 @@ fn main() {
     }
 
     println!("the sandboxed child runs as:\n{}", whoami());
-    match boxed::try_call(|| add(u64::MAX, 1)) {
-        Ok(sum) => println!("add(u64::MAX, 1) = {sum}"),
-        Err(error) => println!("add(u64::MAX, 1) failed in the sandbox:\n  {error}"),
+    match boxed::try_call(|| divide(1, 0)) {
+        Ok(quotient) => println!("divide(1, 0) = {quotient}"),
+        Err(error) => println!("divide(1, 0) failed in the sandbox:\n  {error}"),
     }
 }
