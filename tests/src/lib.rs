@@ -46,3 +46,27 @@ pub fn status_field(status: &str, key: &str) -> String {
         .map(|value| value.trim().to_string())
         .unwrap_or_else(|| panic!("/proc/self/status has no {key}"))
 }
+
+/// A system call's outcome in the form the tests compare: the value, or the name of the
+/// errno it failed with (`"EACCES"`), or the error's text when it carries no errno.
+pub fn errno_name<T>(result: std::io::Result<T>) -> Result<T, String> {
+    result.map_err(|error| match error.raw_os_error() {
+        Some(code) => format!("{:?}", nix::errno::Errno::from_raw(code)),
+        None => error.to_string(),
+    })
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` has passed; whether it held.
+/// For waiting on an event (a process exiting), never for asserting how long it took.
+pub fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

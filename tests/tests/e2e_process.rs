@@ -1,0 +1,231 @@
+//! The child's processes, end to end: nothing of a sandbox outlives its caller, and
+//! nothing a sandbox starts outlives the call, not even a daemon that left the sandbox's
+//! session.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use boxed::sandboxed;
+use boxed_tests::{e2e, eventually, status_field};
+
+/// How long a process may take to go away after what should end it.
+const GONE_WITHIN: Duration = Duration::from_secs(10);
+
+/// One process, told apart from a later one that reuses its pid by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Process {
+    pid: i32,
+    start: u64,
+}
+
+/// The fields of `/proc/<pid>/stat` the tests use.
+#[derive(Debug)]
+struct Stat {
+    comm: String,
+    state: char,
+    ppid: i32,
+    session: i32,
+    start: u64,
+}
+
+fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 3 (state), 4 (ppid), 6 (session) and 22 (starttime) of proc_pid_stat(5).
+    Some(Stat {
+        comm,
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+impl Process {
+    fn of(pid: i32) -> Process {
+        let start = stat(pid)
+            .unwrap_or_else(|| panic!("process {pid} does not exist"))
+            .start;
+        Process { pid, start }
+    }
+
+    /// Whether it still runs: it exists and is not a zombie (a zombie runs nothing; its
+    /// parent, which may be init, reaps it in its own time).
+    fn alive(self) -> bool {
+        stat(self.pid).is_some_and(|s| s.start == self.start && !matches!(s.state, 'Z' | 'X'))
+    }
+}
+
+/// Every running process of session `session`.
+fn session_members(session: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .expect("listing /proc")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            stat(pid).is_some_and(|s| s.session == session && !matches!(s.state, 'Z' | 'X'))
+        })
+        .collect()
+}
+
+#[test]
+fn killing_the_caller_kills_its_sandbox() {
+    let env = e2e();
+    let program = env.stage.join("bin/boxed-test-caller");
+    let mut caller = Command::new(&program)
+        .arg("sleep")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let caller_pid = caller.id() as i32;
+
+    // The sandbox says its pid; a reader thread keeps the wait for it bounded.
+    let stdout = caller.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = match receiver.recv_timeout(GONE_WITHIN) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = caller.kill();
+            let _ = caller.wait();
+            panic!("the sandbox of {} never said its pid", program.display());
+        }
+    };
+    let sandbox_pid: i32 = match line.trim().strip_prefix("sandbox pid ") {
+        Some(pid) => pid.parse().unwrap(),
+        None => {
+            let _ = caller.kill();
+            let status = caller.wait();
+            panic!("expected `sandbox pid N` from {program:?}, got {line:?} ({status:?})");
+        }
+    };
+
+    // Caller -> supervisor -> sandbox, the sandbox running as nobody.
+    let sandbox = Process::of(sandbox_pid);
+    let sandbox_stat = stat(sandbox_pid).unwrap();
+    let supervisor = Process::of(sandbox_stat.ppid);
+    assert_eq!(
+        stat(supervisor.pid).unwrap().ppid,
+        caller_pid,
+        "the sandbox's parent is not a child of the caller"
+    );
+    assert_eq!(
+        sandbox_stat.session, sandbox_pid,
+        "the sandbox leads a session"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{sandbox_pid}/status")).unwrap();
+    assert_eq!(status_field(&status, "Uid"), "65534\t65534\t65534\t65534");
+
+    caller.kill().unwrap();
+    let ended = caller.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&ended),
+        Some(libc::SIGKILL)
+    );
+
+    let gone = eventually(GONE_WITHIN, || {
+        !sandbox.alive() && !supervisor.alive() && session_members(sandbox_pid).is_empty()
+    });
+    assert!(
+        gone,
+        "after the caller died: sandbox {sandbox:?} alive: {}, supervisor {supervisor:?} \
+         alive: {}, processes left in the sandbox's session: {:?}",
+        sandbox.alive(),
+        supervisor.alive(),
+        session_members(sandbox_pid)
+    );
+}
+
+/// What the sandbox learnt about the background processes it started.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Started {
+    /// The sandbox's own parent, the supervisor.
+    supervisor: i32,
+    /// (process, its parent, its session) of each background `sleep`, once the shell
+    /// that started them has exited.
+    sleepers: Vec<(Process, i32, i32)>,
+}
+
+/// Starts two `sleep 300` through a shell that exits at once: one in the background of
+/// the sandbox's session, one daemonised into a session of its own with `setsid`.
+#[sandboxed]
+fn start_daemons() -> Started {
+    let output = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(
+            "sleep 300 </dev/null >/dev/null 2>&1 & echo $!; \
+             setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!",
+        )
+        .output()
+        .expect("running /bin/sh");
+    assert!(output.status.success(), "{output:?}");
+    let pids: Vec<i32> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    let sleepers = pids
+        .into_iter()
+        .enumerate()
+        .map(|(index, pid)| {
+            // Wait until each has become `sleep` (and the second has left the session).
+            let ready = eventually(GONE_WITHIN, || {
+                stat(pid).is_some_and(|s| s.comm == "sleep" && (index == 0 || s.session == pid))
+            });
+            let s = stat(pid).unwrap_or_else(|| panic!("sleep {pid} is gone"));
+            assert!(
+                ready,
+                "process {pid} did not become a daemonised sleep: {s:?}"
+            );
+            (
+                Process {
+                    pid,
+                    start: s.start,
+                },
+                s.ppid,
+                s.session,
+            )
+        })
+        .collect();
+    Started {
+        supervisor: nix::unistd::getppid().as_raw(),
+        sleepers,
+    }
+}
+
+#[test]
+fn a_daemonised_grandchild_does_not_outlive_the_call() {
+    e2e();
+    let started = start_daemons();
+    let [
+        (background, background_parent, background_session),
+        (daemon, daemon_parent, daemon_session),
+    ] = started.sleepers[..]
+    else {
+        panic!("expected two sleepers: {started:?}");
+    };
+    // Both were orphans of the shell, adopted by the supervisor; the daemon had a
+    // session of its own.
+    assert_eq!(background_parent, started.supervisor, "{started:?}");
+    assert_eq!(daemon_parent, started.supervisor, "{started:?}");
+    assert_ne!(background_session, daemon_session, "{started:?}");
+    assert_eq!(daemon_session, daemon.pid, "{started:?}");
+
+    let gone = eventually(GONE_WITHIN, || !background.alive() && !daemon.alive());
+    assert!(
+        gone,
+        "after the call returned: background sleep {background:?} alive: {}, daemonised \
+         sleep {daemon:?} alive: {}",
+        background.alive(),
+        daemon.alive()
+    );
+}
