@@ -1,0 +1,136 @@
+//! The root path: a caller running as root needs no copy. The child is the running
+//! executable itself, started again, and it drops everything a root process holds,
+//! the bounding set included, before the function runs.
+//!
+//! Root-run: `tests/run.sh` runs this file as root. Run any other way, it fails and says so.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use boxed::sandboxed;
+use boxed_tests::status_field;
+
+fn root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "root_caller tests check the path of a caller running as root and must run as root; \
+         run them with `bash tests/run.sh`"
+    );
+}
+
+/// The sandbox's whole `/proc/self/status`.
+#[sandboxed]
+fn status() -> String {
+    std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status")
+}
+
+/// What each attempt to regain root returned, as errno names.
+#[sandboxed]
+fn regain_root() -> Vec<(String, String)> {
+    use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid, setuid};
+    let outcome = |result: nix::Result<()>| match result {
+        Ok(()) => "succeeded".to_string(),
+        Err(errno) => format!("{errno:?}"),
+    };
+    let (root, group) = (Uid::from_raw(0), Gid::from_raw(0));
+    vec![
+        (
+            "setresuid(0, 0, 0)".into(),
+            outcome(setresuid(root, root, root)),
+        ),
+        ("setuid(0)".into(), outcome(setuid(root))),
+        (
+            "setresgid(0, 0, 0)".into(),
+            outcome(setresgid(group, group, group)),
+        ),
+        ("setgroups([0])".into(), outcome(setgroups(&[group]))),
+    ]
+}
+
+/// Reads `path`, then appends to it; what each step returned.
+#[sandboxed]
+fn touch_root_file(path: &Path) -> (String, String) {
+    let read = match std::fs::read(path) {
+        Ok(bytes) => format!("read {} bytes", bytes.len()),
+        Err(error) => format!("{:?}", error.kind()),
+    };
+    let write = match std::fs::OpenOptions::new().append(true).open(path) {
+        Ok(_) => "opened for writing".to_string(),
+        Err(error) => format!("{:?}", error.kind()),
+    };
+    (read, write)
+}
+
+#[test]
+fn a_root_caller_needs_no_copy() {
+    root();
+    let me = fs::canonicalize("/proc/self/exe").unwrap();
+    let copy = boxed::setup::Copy::locate(&me, 0);
+    assert!(
+        !copy.path.exists(),
+        "a copy for root exists: {}",
+        copy.path.display()
+    );
+    let status = status();
+    assert_eq!(status_field(&status, "Uid"), "65534\t65534\t65534\t65534");
+    assert!(!copy.path.exists(), "the call made {}", copy.path.display());
+}
+
+#[test]
+fn the_sandbox_of_a_root_caller_is_nobody_with_nothing_left() {
+    root();
+    let mine = fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(status_field(&mine, "Uid"), "0\t0\t0\t0");
+    assert_ne!(status_field(&mine, "CapBnd"), "0000000000000000");
+
+    let status = status();
+    assert_eq!(status_field(&status, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(&status, "Gid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(&status, "Groups"), "");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"] {
+        assert_eq!(status_field(&status, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(status_field(&status, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn the_sandbox_of_a_root_caller_cannot_become_root_again() {
+    root();
+    for (attempt, outcome) in regain_root() {
+        assert_eq!(outcome, "EPERM", "{attempt}");
+    }
+}
+
+/// A directory of root's for one test, removed when it ends.
+struct RootDir(PathBuf);
+
+impl Drop for RootDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn root_files_stay_closed_to_the_sandbox_of_a_root_caller() {
+    root();
+    let dir =
+        RootDir(std::env::temp_dir().join(format!("boxed-root-caller-{}", std::process::id())));
+    let _ = fs::remove_dir_all(&dir.0);
+    fs::create_dir(&dir.0).unwrap();
+    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, mode, read) in [
+        ("secret", 0o600, "PermissionDenied"),
+        ("public", 0o644, "read 6 bytes"),
+    ] {
+        let file = dir.0.join(name);
+        fs::write(&file, "secret").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        assert_eq!(
+            touch_root_file(&file),
+            (read.to_string(), "PermissionDenied".to_string()),
+            "{name}, mode {mode:o}"
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), "secret");
+    }
+}
