@@ -24,14 +24,14 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::prctl;
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{self, ForkResult, Pid};
 
 use super::{DROP_FAILED, REFUSED, fail, privileges, serve};
 use crate::sys;
 use crate::wire::{self, Failure, LIFELINE_FD, PROTOCOL, REQUEST_FD, RESPONSE_FD, Response};
 
-/// Exit code of a supervisor whose caller went away before the sandbox finished.
+/// Exit code of a supervisor that could not learn how the sandbox ended.
 const CANCELLED: i32 = 124;
 
 pub(crate) fn run(version: &OsStr) -> ! {
@@ -100,46 +100,52 @@ pub(crate) fn run(version: &OsStr) -> ! {
 
 /// Waits for the sandbox to exit or the lifeline to close, then ends the whole tree and
 /// exits the way the sandbox did.
+///
+/// A closed lifeline means the caller has its answer, has seen the response pipe close
+/// without one, or is gone. The sandbox is killed, but its exit status is still the one
+/// reported: a sandbox that was already exiting (its closed pipe is what the caller saw)
+/// keeps its own code or signal, since the kernel ignores signals to a process group
+/// that is exiting.
 fn watch(sandbox: Pid, lifeline: &fs::File) -> ! {
-    let pidfd = match sys::pidfd_open(sandbox) {
-        Ok(pidfd) => Some(pidfd),
-        Err(_) => None,
-    };
-    loop {
-        let mut fds = vec![PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];
-        if let Some(pidfd) = &pidfd {
-            fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
-        }
+    let pidfd = sys::pidfd_open(sandbox).ok();
+    while let Some(pidfd) = &pidfd {
+        let mut fds = [
+            PollFd::new(lifeline.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
         match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(Errno::EINTR) => continue,
+            Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,
         }
         let ready = |fd: &PollFd| fd.revents().is_some_and(|events| !events.is_empty());
-        if fds.get(1).is_some_and(ready) || pidfd.is_none() {
-            let status = waitpid(sandbox, None);
-            end_tree(sandbox);
-            match status {
-                Ok(WaitStatus::Exited(_, code)) => sys::exit_now(code),
-                Ok(WaitStatus::Signaled(_, signal, _)) => sys::die_by(signal),
-                _ => sys::exit_now(DROP_FAILED),
-            }
+        if ready(&fds[1]) {
+            break;
         }
         if ready(&fds[0]) {
+            // Not reaped yet, so neither its pid nor its process group can be reused.
+            let _ = killpg(sandbox, Signal::SIGKILL);
+            let _ = kill(sandbox, Signal::SIGKILL);
             break;
         }
     }
-    let _ = kill(sandbox, Signal::SIGKILL);
-    end_tree(sandbox);
-    sys::exit_now(CANCELLED)
+    // Without pidfds (kernels before 5.3) only the sandbox's exit is watched. Either way,
+    // wait without reaping first, so the group can be killed while its id is still held.
+    let _ = waitid(Id::Pid(sandbox), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+    let _ = killpg(sandbox, Signal::SIGKILL);
+    let status = waitpid(sandbox, None);
+    end_tree();
+    match status {
+        Ok(WaitStatus::Exited(_, code)) => sys::exit_now(code),
+        Ok(WaitStatus::Signaled(_, signal, _)) => sys::die_by(signal),
+        _ => sys::exit_now(CANCELLED),
+    }
 }
 
-/// Kills and reaps every process left of the sandbox: its process group (the sandbox
-/// leads a session of its own) and every child of the supervisor, including orphans of
-/// the sandbox re-parented here, until none is left.
-fn end_tree(sandbox: Pid) {
+/// Kills and reaps every process left of the sandbox: every child of the supervisor,
+/// including orphans of the sandbox re-parented here, until none is left. Only children
+/// are signalled, whose pids cannot be reused before this process reaps them.
+fn end_tree() {
     loop {
-        let _ = killpg(sandbox, Signal::SIGKILL);
         for child in children() {
             let _ = kill(child, Signal::SIGKILL);
             let _ = killpg(child, Signal::SIGKILL);
