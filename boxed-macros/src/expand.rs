@@ -3,7 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
-use syn::{FnArg, Ident, ItemFn, Pat};
+use syn::{FnArg, Ident, Item, ItemFn, Pat, TraitItemFn};
 
 use crate::parse::{self, Function, Passing};
 use crate::validate;
@@ -11,7 +11,7 @@ use crate::validate;
 pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
     let item: ItemFn = match syn::parse2(item.clone()) {
         Ok(item) => item,
-        Err(error) => return token_stream_with_error(item, error),
+        Err(error) => return token_stream_with_error(item.clone(), not_a_function(item, error)),
     };
     let options = parse::options(args);
     let valid = validate::function(&item);
@@ -24,6 +24,29 @@ pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
         (Err(error), _) | (_, Err(error)) => {
             token_stream_with_error(item.into_token_stream(), error)
         }
+    }
+}
+
+/// When the item is not a function at all, or is a declaration without a body, says so
+/// where syn would only say "expected `fn`" or "expected curly braces"; a function that
+/// does not parse keeps syn's own, more precise error.
+fn not_a_function(item: TokenStream, error: syn::Error) -> syn::Error {
+    if let Ok(declaration) = syn::parse2::<TraitItemFn>(item.clone()) {
+        if declaration.default.is_none() {
+            return syn::Error::new_spanned(
+                declaration.sig,
+                "a function without a body cannot be sandboxed: sandbox a function with a \
+                 body and call it from the trait's implementations",
+            );
+        }
+    }
+    match syn::parse2::<Item>(item) {
+        Ok(Item::Fn(_) | Item::Verbatim(_)) | Err(_) => error,
+        Ok(_) => syn::Error::new(
+            error.span(),
+            "`#[sandboxed]` applies to functions only: it runs each call of a `fn` in a \
+             child process",
+        ),
     }
 }
 
@@ -43,14 +66,13 @@ fn stub(function: Function) -> TokenStream {
         block,
     } = item;
 
+    // Every name the glue introduces starts with `__boxed` (in any case) and is mixed-site.
+    // None of them is bound in a pattern (a parameter, `let` or `match` arm): a constant of
+    // the same name in the user's scope would turn the binding into a constant pattern.
     let body_fn = Ident::new("__boxed_body", Span::mixed_site());
-    let serve_fn = Ident::new("__boxed_serve", Span::mixed_site());
+    let body_type = Ident::new("__BoxedBody", Span::mixed_site());
     let name_const = Ident::new("__BOXED_NAME", Span::mixed_site());
     let entry_static = Ident::new("__BOXED_ENTRY", Span::mixed_site());
-    let result_var = Ident::new("__boxed_result", Span::mixed_site());
-    let error_var = Ident::new("__boxed_error", Span::mixed_site());
-    let bytes_var = Ident::new("__boxed_bytes", Span::mixed_site());
-    let value_var = Ident::new("__boxed_value", Span::mixed_site());
 
     // The real body, unchanged, under a private name.
     let mut body_sig = sig.clone();
@@ -100,33 +122,30 @@ fn stub(function: Function) -> TokenStream {
         #vis #stub_sig {
             #body_item
 
-            const #name_const: &str =
+            const #name_const: &'static ::core::primitive::str =
                 ::core::concat!(::core::module_path!(), "::", #fn_name, "#", #hash);
 
-            fn #serve_fn(#bytes_var: &[u8]) -> ::boxed::__private::Served {
-                ::boxed::__private::serve(
-                    #bytes_var,
-                    |(#(#names,)*): (#(#owned_types,)*)| #body_fn(#(#lent),*),
-                )
+            enum #body_type {}
+
+            impl ::boxed::__private::Body for #body_type {
+                type Args = (#(#owned_types,)*);
+                type Output = #output;
+                fn run((#(#names,)*): Self::Args) -> Self::Output {
+                    #body_fn(#(#lent),*)
+                }
             }
 
             #[::boxed::__private::linkme::distributed_slice(::boxed::__private::SANDBOXED)]
             #[linkme(crate = ::boxed::__private::linkme)]
             static #entry_static: ::boxed::__private::Entry = ::boxed::__private::Entry {
                 name: #name_const,
-                serve: #serve_fn,
+                serve: ::boxed::__private::serve::<#body_type>,
             };
 
-            let #result_var: ::core::result::Result<#output, ::boxed::Error> =
-                ::boxed::__private::call(#name_const, &(#(&#names,)*));
-            match #result_var {
-                ::core::result::Result::Ok(#value_var) => #value_var,
-                ::core::result::Result::Err(#error_var) => {
-                    #[allow(unused_imports)]
-                    use ::boxed::__private::{FailByPanic as _, FailIntoErr as _};
-                    (&::boxed::__private::Fail::<#output>::new()).__boxed_fail(#error_var)
-                }
-            }
+            #[allow(unused_imports)]
+            use ::boxed::__private::{FailByPanic as _, FailIntoErr as _};
+            (&::boxed::__private::Fail::<#output>::new())
+                .__boxed_finish(::boxed::__private::call(#name_const, &(#(&#names,)*)))
         }
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! Depend on `boxed` and write `#[boxed::sandboxed]`; this crate is its implementation
 //! detail and is versioned in lock-step with it. The work is split into
-//! [`parse`] (tokens into small structs that keep the user's spans), [`validate`]
+//! `parse` (tokens into small structs that keep the user's spans), `validate`
 //! (every shape that cannot cross a process boundary, reported together) and
-//! [`expand`] (the stub and its registration, which only call `::boxed::__private`).
+//! `expand` (the stub and its registration, which only call `::boxed::__private`).
 
 mod expand;
 mod parse;

@@ -35,7 +35,7 @@ pub enum Passing {
     /// `x: T`: serialised by reference, deserialised as `T`, moved into the body.
     Value,
     /// `x: &T`: serialised as `T`, deserialised as `T`'s owned form, lent to the body.
-    Borrowed { referent: Type },
+    Borrowed { referent: Box<Type> },
 }
 
 pub struct Arg {
@@ -63,9 +63,9 @@ pub fn function(item: ItemFn) -> Function {
                 Pat::Ident(pat) => Some(Arg {
                     name: pat.ident.clone(),
                     ty: (*typed.ty).clone(),
-                    passing: match &*typed.ty {
+                    passing: match peel(&typed.ty) {
                         Type::Reference(r) if r.mutability.is_none() => Passing::Borrowed {
-                            referent: (*r.elem).clone(),
+                            referent: r.elem.clone(),
                         },
                         _ => Passing::Value,
                     },
@@ -80,4 +80,16 @@ pub fn function(item: ItemFn) -> Function {
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
     Function { item, args, output }
+}
+
+/// The type without the invisible group a `macro_rules!` `$t:ty` wraps it in, and without
+/// parentheses: `&str` passed through a macro is still a borrowed argument.
+pub fn peel(mut ty: &Type) -> &Type {
+    loop {
+        match ty {
+            Type::Group(group) => ty = &group.elem,
+            Type::Paren(paren) => ty = &paren.elem,
+            _ => return ty,
+        }
+    }
 }

@@ -25,10 +25,22 @@ pub enum ServeError {
     Encode(String),
 }
 
-/// Child side: decodes the arguments as `A`, runs `body`, encodes its result.
-pub fn serve<A: DeserializeOwned, R: Serialize>(bytes: &[u8], body: impl FnOnce(A) -> R) -> Served {
+/// One sandboxed function as the child runs it, implemented by the generated code on a
+/// type of its own. A trait rather than a closure so that the glue binds no names of its
+/// own in patterns, which a constant of the same name in the user's scope would hijack.
+pub trait Body {
+    /// The arguments, as a tuple of their owned forms.
+    type Args: DeserializeOwned;
+    /// The result.
+    type Output: Serialize;
+    /// Lends the arguments to the function's real body and runs it.
+    fn run(args: Self::Args) -> Self::Output;
+}
+
+/// Child side: decodes the arguments of `B`, runs it, encodes its result.
+pub fn serve<B: Body>(bytes: &[u8]) -> Served {
     let args = serde_json::from_slice(bytes).map_err(|e| ServeError::Decode(e.to_string()))?;
-    serde_json::to_vec(&body(args)).map_err(|e| ServeError::Encode(e.to_string()))
+    serde_json::to_vec(&B::run(args)).map_err(|e| ServeError::Encode(e.to_string()))
 }
 
 /// The owned form the child deserialises for a borrowed argument `&T`, lent to the body.
@@ -71,23 +83,28 @@ impl<R> Fail<R> {
 
 /// Preferred by method resolution: it takes `&Fail<R>` without an extra reference.
 pub trait FailIntoErr<R> {
-    fn __boxed_fail(&self, error: Error) -> R;
+    /// The call's value, or the failure as `Err`.
+    fn __boxed_finish(&self, result: Result<R, Error>) -> R;
 }
 
 impl<T, E: From<Error>> FailIntoErr<Result<T, E>> for Fail<Result<T, E>> {
-    fn __boxed_fail(&self, error: Error) -> Result<T, E> {
-        Err(E::from(error))
+    fn __boxed_finish(&self, result: Result<Result<T, E>, Error>) -> Result<T, E> {
+        result.unwrap_or_else(|error| Err(E::from(error)))
     }
 }
 
 /// The fallback: panics with the error's message, as an unwrapped thread join would.
 pub trait FailByPanic<R> {
-    fn __boxed_fail(&self, error: Error) -> R;
+    /// The call's value, or a panic with the failure.
+    fn __boxed_finish(&self, result: Result<R, Error>) -> R;
 }
 
 impl<R> FailByPanic<R> for &Fail<R> {
     #[track_caller]
-    fn __boxed_fail(&self, error: Error) -> R {
-        panic!("{error}")
+    fn __boxed_finish(&self, result: Result<R, Error>) -> R {
+        match result {
+            Ok(value) => value,
+            Err(error) => panic!("{error}"),
+        }
     }
 }
