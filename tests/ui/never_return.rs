@@ -1,0 +1,8 @@
+use boxed::sandboxed;
+
+#[sandboxed]
+fn forever() -> ! {
+    loop {}
+}
+
+fn main() {}

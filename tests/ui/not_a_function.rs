@@ -1,0 +1,8 @@
+use boxed::sandboxed;
+
+#[sandboxed]
+struct Config {
+    depth: u32,
+}
+
+fn main() {}

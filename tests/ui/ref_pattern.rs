@@ -1,0 +1,8 @@
+use boxed::sandboxed;
+
+#[sandboxed]
+fn length(ref text: String) -> usize {
+    text.len()
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use boxed::sandboxed;
+
+trait Parser {
+    #[sandboxed]
+    fn parse(text: String) -> u32;
+}
+
+fn main() {}

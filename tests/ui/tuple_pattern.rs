@@ -1,0 +1,8 @@
+use boxed::sandboxed;
+
+#[sandboxed]
+fn add((a, b): (u32, u32)) -> u32 {
+    a + b
+}
+
+fn main() {}
