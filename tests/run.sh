@@ -62,13 +62,13 @@ suite() {
     if ! "$@"; then failed+=("$name"); fi
 }
 
-suite "unit and doc tests (root)" cargo test --workspace --exclude boxed-tests
+suite "unit and doc tests (root)" cargo test --no-fail-fast --workspace --exclude boxed-tests
 root_tests=()
 for file in tests/tests/*.rs; do
     name=$(basename "$file" .rs)
     case "$name" in e2e_*) ;; *) root_tests+=(--test "$name") ;; esac
 done
-suite "compile and multi-user tests (root)" cargo test -p boxed-tests "${root_tests[@]}"
+suite "compile and multi-user tests (root)" cargo test --no-fail-fast -p boxed-tests "${root_tests[@]}"
 
 secret="boxed-e2e-secret-$RANDOM$RANDOM"
 for exe in "$stage"/bin/e2e_*; do

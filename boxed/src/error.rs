@@ -19,7 +19,8 @@ pub struct Error(Box<Repr>);
 pub enum ErrorKind {
     /// No setcap'd copy of this executable is installed for the calling user.
     CopyMissing,
-    /// The installed copy was made from another build of this executable.
+    /// The installed copy was made from another build of this executable, or has been
+    /// changed since it was installed.
     CopyStale,
     /// The child process could not be started.
     Spawn,
@@ -78,13 +79,14 @@ pub(crate) enum Repr {
         command: String,
     },
     #[error(
-        "boxed: the sandbox copy {copy} was made from another build of {exe} and is never run, \
-         so `{function}` cannot run; refresh it, as root: {command}"
+        "boxed: the sandbox copy {copy} {why} {exe} and is never run, so `{function}` cannot \
+         run; refresh it, as root: {command}"
     )]
     CopyStale {
         function: String,
         exe: PathBuf,
         copy: PathBuf,
+        why: String,
         command: String,
     },
     #[error("boxed: could not start the sandbox child {program} for `{function}`: {source}")]

@@ -8,10 +8,12 @@
 //! of its canonical path, with a manifest `NAME-KEY.manifest` beside it.
 //!
 //! - `/var/lib/boxed` and `/var/lib/boxed/UID` are owned by root, mode 0755.
-//! - The copy is owned by the user, mode 0500 (read and execute for that user only), and
-//!   carries the file capabilities `cap_setuid,cap_setgid+ep`. No other user can execute
-//!   it; the user cannot change it without the kernel removing the capabilities (any
-//!   write or change of owner does), nor move it (the directory is root's).
+//! - The copy is owned by root, mode 0550, with an access control list that lets exactly
+//!   one user read and execute it (`user:USER:r-x`, no group, no others), and carries the
+//!   file capabilities `cap_setuid,cap_setgid+ep`. No other user can execute it, and the
+//!   user can neither change it (not its owner, no write permission: no `chmod`, no
+//!   writable mapping), nor move it (the directory is root's), nor keep a hard link to it
+//!   (the kernel's protected hard links need write access to a file one does not own).
 //! - The manifest (root, 0644) records the source's path and fingerprint: device, inode,
 //!   size, modification and change times. A build of `EXE` that differs in any of them
 //!   makes the copy stale: it is never run, and the error names the command to refresh it.
@@ -35,6 +37,33 @@ pub const COPIES_DIR: &str = "/var/lib/boxed";
 
 /// The extended attribute that holds file capabilities.
 const CAPABILITY_XATTR: &str = "security.capability";
+
+/// The extended attribute that holds a file's access control list.
+const ACL_XATTR: &str = "system.posix_acl_access";
+
+/// The mode of a copy: `r-x` for root, the ACL mask `r-x` as group bits, nothing else.
+const COPY_MODE: u32 = 0o550;
+
+/// The ACL of a copy for user `uid`, in the kernel's `posix_acl_xattr` form: version 2,
+/// then entries (tag, permissions, id) sorted by tag: the owner `r-x`, the one user
+/// `r-x`, the owning group nothing, the mask `r-x`, others nothing.
+fn copy_acl(uid: u32) -> Vec<u8> {
+    const UNDEFINED: u32 = u32::MAX;
+    let entries: [(u16, u16, u32); 5] = [
+        (0x01, 5, UNDEFINED), // ACL_USER_OBJ: r-x
+        (0x02, 5, uid),       // ACL_USER: r-x for the one user
+        (0x04, 0, UNDEFINED), // ACL_GROUP_OBJ: ---
+        (0x10, 5, UNDEFINED), // ACL_MASK: r-x
+        (0x20, 0, UNDEFINED), // ACL_OTHER: ---
+    ];
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, permissions, id) in entries {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&permissions.to_le_bytes());
+        acl.extend_from_slice(&id.to_le_bytes());
+    }
+    acl
+}
 
 /// `cap_setuid,cap_setgid+ep` as a revision-2 `vfs_cap_data`: the magic with the
 /// effective flag, then permitted and inheritable for capabilities 0-31 and 32-63.
@@ -158,13 +187,17 @@ impl Copy {
         if !metadata.file_type().is_file() {
             return Ok(Some("the copy is not a regular file".into()));
         }
-        if metadata.uid() != self.uid || metadata.mode() & 0o7777 != 0o500 {
+        if metadata.uid() != 0 || metadata.mode() & 0o7777 != COPY_MODE {
             return Ok(Some(format!(
-                "the copy has owner {} and mode {:o}, expected {} and 500",
+                "the copy has owner {} and mode {:o}, expected root and {COPY_MODE:o}",
                 metadata.uid(),
                 metadata.mode() & 0o7777,
-                self.uid
             )));
+        }
+        if xattr::get(&self.path, ACL_XATTR)? != Some(copy_acl(self.uid)) {
+            return Ok(Some(
+                "the copy's access control list is not the one install sets".into(),
+            ));
         }
         match xattr::get(&self.path, CAPABILITY_XATTR)? {
             Some(value) if value == CAPABILITY_VALUE => Ok(None),
@@ -224,10 +257,19 @@ pub(crate) fn child_program(function: &str) -> Result<PathBuf, Error> {
             command: copy.install_command(),
         }
         .into()),
-        Status::Stale | Status::Damaged(_) => Err(Repr::CopyStale {
+        Status::Stale => Err(Repr::CopyStale {
             function: function.to_string(),
             exe: exe.clone(),
             copy: copy.path.clone(),
+            why: "was made from another build of".into(),
+            command: copy.install_command(),
+        }
+        .into()),
+        Status::Damaged(damage) => Err(Repr::CopyStale {
+            function: function.to_string(),
+            exe: exe.clone(),
+            copy: copy.path.clone(),
+            why: format!("is damaged ({damage}) and is not a trustworthy copy of"),
             command: copy.install_command(),
         }
         .into()),
@@ -290,9 +332,18 @@ pub fn install(exe: &Path, uid: u32) -> Result<Copy, Error> {
             .open(&temporary)?;
         io::copy(&mut File::open(&source)?, &mut output)?;
         output.sync_all()?;
-        // Owner first: a change of owner removes file capabilities.
-        std::os::unix::fs::fchown(&output, Some(uid), None)?;
-        output.set_permissions(fs::Permissions::from_mode(0o500))?;
+        // Owner and mode first: a change of owner removes file capabilities.
+        std::os::unix::fs::fchown(&output, Some(0), Some(0))?;
+        output.set_permissions(fs::Permissions::from_mode(COPY_MODE))?;
+        xattr::set(&temporary, ACL_XATTR, &copy_acl(uid)).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "setting its access control list failed ({error}); {COPIES_DIR} must be \
+                     on a file system with POSIX ACLs"
+                ),
+            )
+        })?;
         xattr::set(&temporary, CAPABILITY_XATTR, &CAPABILITY_VALUE)?;
         Ok(())
     };
@@ -325,6 +376,15 @@ pub fn install(exe: &Path, uid: u32) -> Result<Copy, Error> {
 
 /// Removes the copy of `exe` for user `uid`, if there is one. Must run as root.
 pub fn uninstall(exe: &Path, uid: u32) -> Result<Copy, Error> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::setup(
+            format!(
+                "removing a copy needs root: sudo boxed uninstall {}",
+                exe.display()
+            ),
+            None,
+        ));
+    }
     let source = fs::canonicalize(exe)
         .map_err(|e| Error::setup(format!("cannot find {}", exe.display()), Some(e)))?;
     let copy = Copy::locate(&source, uid);
@@ -427,6 +487,17 @@ mod tests {
                 1, 0, 0, 2, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
             ]
         );
+    }
+
+    #[test]
+    fn acl_gives_exactly_one_user_read_and_execute() {
+        let acl = copy_acl(1234);
+        assert_eq!(acl.len(), 4 + 5 * 8);
+        assert_eq!(&acl[..4], &[2, 0, 0, 0]);
+        // The named-user entry: ACL_USER, r-x, uid 1234.
+        assert_eq!(&acl[12..20], &[0x02, 0, 5, 0, 0xd2, 0x04, 0, 0]);
+        // Others: nothing.
+        assert_eq!(&acl[36..40], &[0x20, 0, 0, 0]);
     }
 
     #[test]
