@@ -130,7 +130,10 @@ fn watch(sandbox: Pid, lifeline: &fs::File) -> ! {
     }
     // Without pidfds (kernels before 5.3) only the sandbox's exit is watched. Either way,
     // wait without reaping first, so the group can be killed while its id is still held.
-    let _ = waitid(Id::Pid(sandbox), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+    let _ = waitid(
+        Id::Pid(sandbox),
+        WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+    );
     let _ = killpg(sandbox, Signal::SIGKILL);
     let status = waitpid(sandbox, None);
     end_tree();
