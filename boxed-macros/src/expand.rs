@@ -123,7 +123,10 @@ fn stub(function: Function) -> TokenStream {
             #body_item
 
             const #name_const: &'static ::core::primitive::str =
-                ::core::concat!(::core::module_path!(), "::", #fn_name, "#", #hash);
+                ::core::concat!(
+                    ::core::module_path!(), "::", #fn_name, "#", #hash,
+                    "@", ::core::line!(), ":", ::core::column!()
+                );
 
             enum #body_type {}
 

@@ -246,7 +246,8 @@ impl Error {
     }
 }
 
-/// The readable part of a mangled name: `krate::module::name#hash` is shown without `#hash`.
+/// The readable part of a mangled name: `krate::module::name#hash@line:column` is shown
+/// without what follows `#`.
 pub(crate) fn display_name(mangled: &str) -> String {
     mangled
         .split_once('#')

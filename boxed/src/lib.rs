@@ -84,9 +84,11 @@ pub use error::{Error, ErrorKind, PanicLocation};
 /// `()` included. The function keeps its name, visibility, documentation and attributes.
 ///
 /// Refused at compile time, with an error on the offending tokens: generic functions,
-/// `self` receivers, `impl Trait` arguments or results, argument patterns other than a
-/// name, `&mut` arguments, returned references, `async`, `unsafe`, `extern` and `const`
-/// functions, and variadics. An associated function works if its body does not name
-/// `Self` (the body moves into a nested function).
+/// `self` receivers, `Self` in the signature, `impl Trait` anywhere in an argument or
+/// result type, argument patterns other than a name, `&mut` arguments, references inside
+/// an argument type (`Vec<&str>`: pass `Vec<String>`) or anywhere in the result type,
+/// `async`, `unsafe`, `extern` and `const` functions, and variadics. An associated
+/// function works if its body does not name `Self` (the body moves into a nested item;
+/// write the type's name instead).
 #[doc(inline)]
 pub use boxed_macros::sandboxed;

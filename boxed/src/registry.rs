@@ -10,7 +10,10 @@ use crate::wire::Failure;
 /// runs the body and encodes the result.
 #[doc(hidden)]
 pub struct Entry {
-    /// `crate::module::name#signature-hash`.
+    /// `crate::module::name#signature-hash@line:column`: the module path and name, a
+    /// hash of the signature's tokens, and where the attribute stands, so that two
+    /// functions of one name in one module (associated functions of different types,
+    /// functions nested in different bodies) still have different names.
     pub name: &'static str,
     /// Decode, call, encode.
     pub serve: fn(&[u8]) -> Served,
@@ -28,7 +31,8 @@ pub(crate) fn find(name: &str) -> Result<&'static Entry, Failure> {
         (Some(entry), None) => Ok(entry),
         (None, _) => Err(Failure::UnknownFunction),
         (Some(_), Some(_)) => Err(Failure::Protocol(format!(
-            "two sandboxed functions are named `{name}`; give one of them another name"
+            "two sandboxed functions are named `{name}` (defined by one macro invocation?); \
+             give one of them another name"
         ))),
     }
 }

@@ -87,7 +87,12 @@ fn report_panics_of(dispatcher: ThreadId) {
         if thread::current().id() != dispatcher {
             return default(info);
         }
-        let message = info.payload_as_str().unwrap_or("Box<dyn Any>").to_string();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "Box<dyn Any>".to_string());
         let (file, line, column) =
             info.location()
                 .map_or((String::from("<unknown>"), 0, 0), |location| {
