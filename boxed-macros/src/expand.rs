@@ -2,10 +2,10 @@
 //! registration the child dispatches on. All of it is glue that calls `::boxed::__private`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::{FnArg, Ident, Item, ItemFn, Pat, TraitItemFn};
 
-use crate::parse::{self, Function, Passing};
+use crate::parse::{self, Function, Options, Passing, Spanned};
 use crate::validate;
 
 pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -16,7 +16,7 @@ pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
     let options = parse::options(args);
     let valid = validate::function(&item);
     match (options, valid) {
-        (Ok(_options), Ok(())) => stub(parse::function(item)),
+        (Ok(options), Ok(())) => stub(parse::function(item), &options),
         (Err(mut first), Err(second)) => {
             first.combine(second);
             token_stream_with_error(item.into_token_stream(), first)
@@ -57,7 +57,49 @@ fn token_stream_with_error(mut item: TokenStream, error: syn::Error) -> TokenStr
     item
 }
 
-fn stub(function: Function) -> TokenStream {
+/// The policy of the attribute, as builder calls on `::boxed::Policy::new()`.
+fn policy(options: &Options) -> TokenStream {
+    let mut calls = TokenStream::new();
+    let nanos = |value: u128| quote!(::core::time::Duration::from_nanos(#value as u64));
+    if let Some(timeout) = &options.timeout {
+        let value = nanos(timeout.value);
+        calls.extend(quote_spanned!(timeout.span=> .timeout(#value)));
+    }
+    if let Some(cpu_time) = &options.cpu_time {
+        let value = nanos(cpu_time.value);
+        calls.extend(quote_spanned!(cpu_time.span=> .cpu_time(#value)));
+    }
+    for (option, method) in [
+        (&options.memory, quote!(memory)),
+        (&options.max_file_size, quote!(max_file_size)),
+        (&options.max_open_files, quote!(max_open_files)),
+        (&options.max_processes, quote!(max_processes)),
+    ] {
+        if let Some(Spanned { value, span }) = option {
+            calls.extend(quote_spanned!(*span=> .#method(#value)));
+        }
+    }
+    if let Some(Spanned { value, span }) = &options.network {
+        calls.extend(quote_spanned!(*span=> .network(#value)));
+    }
+    for (option, method) in [(&options.read, quote!(read)), (&options.write, quote!(write))] {
+        if let Some(Spanned { value, span }) = option {
+            for path in value {
+                calls.extend(quote_spanned!(*span=> .#method(#path)));
+            }
+        }
+    }
+    if let Some(Spanned { value, span }) = &options.landlock {
+        let enforcement = match value.as_str() {
+            "best_effort" => quote!(BestEffort),
+            _ => quote!(Require),
+        };
+        calls.extend(quote_spanned!(*span=> .landlock(::boxed::Enforcement::#enforcement)));
+    }
+    quote!(::boxed::Policy::new() #calls)
+}
+
+fn stub(function: Function, options: &Options) -> TokenStream {
     let Function { item, args, output } = function;
     let ItemFn {
         attrs,
@@ -110,6 +152,7 @@ fn stub(function: Function) -> TokenStream {
         }
     });
 
+    let policy = policy(options);
     let fn_name = sig.ident.to_string();
     let signature = {
         let types = args.iter().map(|arg| &arg.ty);
@@ -147,8 +190,9 @@ fn stub(function: Function) -> TokenStream {
 
             #[allow(unused_imports)]
             use ::boxed::__private::{FailByPanic as _, FailIntoErr as _};
-            (&::boxed::__private::Fail::<#output>::new())
-                .__boxed_finish(::boxed::__private::call(#name_const, &(#(&#names,)*)))
+            (&::boxed::__private::Fail::<#output>::new()).__boxed_finish(
+                ::boxed::__private::call(#name_const, &(#(&#names,)*), || #policy),
+            )
         }
     }
 }

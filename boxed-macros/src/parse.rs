@@ -1,33 +1,195 @@
-//! Parsing: the attribute's arguments and the function, into structs that keep the user's spans.
+//! Parsing: the attribute's options and the function, into structs that keep the user's spans.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
-use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+use syn::{FnArg, Ident, ItemFn, LitBool, LitInt, LitStr, Pat, ReturnType, Type};
 
-/// The options written inside `#[sandboxed(...)]`.
-///
-/// The attribute takes no options yet; the parser is in place so that unknown keys are
-/// rejected with a message that lists the valid ones.
+/// The options written inside `#[sandboxed(...)]`, each with the span of its value.
+/// Sizes and durations are already converted, so a malformed one is a compile error.
 #[derive(Default)]
-pub struct Options {}
+pub struct Options {
+    pub timeout: Option<Spanned<u128>>,
+    pub cpu_time: Option<Spanned<u128>>,
+    pub memory: Option<Spanned<u64>>,
+    pub max_open_files: Option<Spanned<u64>>,
+    pub max_file_size: Option<Spanned<u64>>,
+    pub max_processes: Option<Spanned<u64>>,
+    pub network: Option<Spanned<bool>>,
+    pub read: Option<Spanned<Vec<String>>>,
+    pub write: Option<Spanned<Vec<String>>>,
+    pub landlock: Option<Spanned<String>>,
+}
+
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
 
 /// The keys `#[sandboxed(...)]` accepts, listed in the error for an unknown key.
-const VALID_KEYS: &[&str] = &[];
+const VALID_KEYS: &str = "timeout, cpu_time, memory, max_open_files, max_file_size, \
+                          max_processes, network, read, write, landlock";
 
 pub fn options(args: TokenStream) -> syn::Result<Options> {
-    let options = Options::default();
+    let mut options = Options::default();
+    let mut errors: Option<syn::Error> = None;
     let parser = syn::meta::parser(|meta| {
         let path = &meta.path;
         let key = quote::quote!(#path).to_string().replace(' ', "");
-        let valid = if VALID_KEYS.is_empty() {
-            "it takes no options yet".to_string()
-        } else {
-            format!("valid keys are: {}", VALID_KEYS.join(", "))
-        };
-        Err(meta.error(format!("unknown `#[sandboxed]` option `{key}`: {valid}")))
+        let result = (|| -> syn::Result<()> {
+            match key.as_str() {
+                "timeout" => set(&meta, &mut options.timeout, duration(&meta.value()?.parse()?)?),
+                "cpu_time" => set(&meta, &mut options.cpu_time, duration(&meta.value()?.parse()?)?),
+                "memory" => set(&meta, &mut options.memory, size(&meta.value()?.parse()?)?),
+                "max_file_size" => {
+                    set(&meta, &mut options.max_file_size, size(&meta.value()?.parse()?)?)
+                }
+                "max_open_files" => {
+                    set(&meta, &mut options.max_open_files, count(&meta.value()?.parse()?)?)
+                }
+                "max_processes" => {
+                    set(&meta, &mut options.max_processes, count(&meta.value()?.parse()?)?)
+                }
+                "network" => {
+                    let lit: LitBool = meta.value()?.parse()?;
+                    set(&meta, &mut options.network, Spanned { value: lit.value, span: lit.span() })
+                }
+                "read" => set(&meta, &mut options.read, paths(meta.value()?)?),
+                "write" => set(&meta, &mut options.write, paths(meta.value()?)?),
+                "landlock" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match lit.value().as_str() {
+                        "require" | "best_effort" => set(
+                            &meta,
+                            &mut options.landlock,
+                            Spanned { value: lit.value(), span: lit.span() },
+                        ),
+                        _ => Err(syn::Error::new(
+                            lit.span(),
+                            "`landlock` is \"require\" (the default) or \"best_effort\"",
+                        )),
+                    }
+                }
+                _ => Err(meta.error(format!(
+                    "unknown `#[sandboxed]` option `{key}`: valid options are {VALID_KEYS}"
+                ))),
+            }
+        })();
+        if let Err(error) = result {
+            // Skip the rest of this option so that later ones are still checked.
+            if meta.input.peek(syn::Token![=]) {
+                let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+            }
+            match &mut errors {
+                Some(all) => all.combine(error),
+                None => errors = Some(error),
+            }
+        }
+        Ok(())
     });
     parser.parse2(args)?;
-    Ok(options)
+    match errors {
+        Some(error) => Err(error),
+        None => Ok(options),
+    }
+}
+
+fn set<T>(
+    meta: &syn::meta::ParseNestedMeta,
+    slot: &mut Option<Spanned<T>>,
+    value: Spanned<T>,
+) -> syn::Result<()> {
+    if slot.is_some() {
+        let path = &meta.path;
+        let key = quote::quote!(#path).to_string();
+        return Err(meta.error(format!("`{key}` is given twice")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// `"250ms"`, `"2s"`, `"5m"`, `"1h"`, as nanoseconds.
+fn duration(lit: &LitStr) -> syn::Result<Spanned<u128>> {
+    let text = lit.value();
+    let (number, unit) = split_number(&text);
+    let scale: u128 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => 0,
+    };
+    match number.parse::<u128>() {
+        Ok(n) if scale != 0 && n > 0 => Ok(Spanned { value: n * scale, span: lit.span() }),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{text}` is not a duration: write a positive whole number and a unit, \
+                 one of ns, us, ms, s, m, h (for example \"250ms\" or \"2s\")"
+            ),
+        )),
+    }
+}
+
+/// `"512"`, `"64KiB"`, `"256MiB"`, `"1GiB"`, `"10MB"`, as bytes.
+fn size(lit: &LitStr) -> syn::Result<Spanned<u64>> {
+    let text = lit.value();
+    let (number, unit) = split_number(&text);
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => 0,
+    };
+    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
+        Some(bytes) if scale != 0 && bytes > 0 => Ok(Spanned { value: bytes, span: lit.span() }),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{text}` is not a size: write a positive whole number and a unit, one of \
+                 B, KiB, MiB, GiB, TiB, kB, MB, GB (for example \"256MiB\")"
+            ),
+        )),
+    }
+}
+
+fn count(lit: &LitInt) -> syn::Result<Spanned<u64>> {
+    let value: u64 = lit.base10_parse()?;
+    if value == 0 {
+        return Err(syn::Error::new(lit.span(), "this limit must be at least 1"));
+    }
+    Ok(Spanned { value, span: lit.span() })
+}
+
+fn paths(input: syn::parse::ParseStream) -> syn::Result<Spanned<Vec<String>>> {
+    let content;
+    let bracket = syn::bracketed!(content in input);
+    let list = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
+    let mut paths = Vec::new();
+    for lit in list {
+        let path = lit.value();
+        if !path.starts_with('/') {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("`{path}` is not an absolute path; the child's working directory is /"),
+            ));
+        }
+        paths.push(path);
+    }
+    Ok(Spanned { value: paths, span: bracket.span.join() })
+}
+
+fn split_number(text: &str) -> (&str, &str) {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    (&text[..end], text[end..].trim())
 }
 
 /// How an argument crosses the boundary.

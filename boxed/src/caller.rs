@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::panic::{self, AssertUnwindSafe};
@@ -14,25 +14,35 @@ use nix::unistd::pipe2;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, PanicLocation, Repr, display_name};
-use crate::wire::{self, CHILD_PATH, Failure, MARKER_VAR, PROTOCOL, Response};
+use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
+use crate::policy::{self, Policy};
+use crate::wire::{self, CHILD_PATH, Ending, Failure, MARKER_VAR, PROTOCOL, Report, Response};
 use crate::{setup, sys};
 
 /// Runs the sandboxed function `name` on `args` in a fresh child and returns its result.
 ///
 /// Called by the code `#[sandboxed]` generates. Inside [`try_call`], a failure unwinds to
 /// `try_call` instead of being returned.
-pub fn call<R: DeserializeOwned, A: Serialize>(name: &'static str, args: &A) -> Result<R, Error> {
-    let result = call_child(name, args);
+pub fn call<R: DeserializeOwned, A: Serialize>(
+    name: &'static str,
+    args: &A,
+    attribute_policy: impl FnOnce() -> Policy,
+) -> Result<R, Error> {
+    let policy = policy::effective(attribute_policy);
+    let result = call_child(name, args, &policy);
     match result {
         Err(error) if CAPTURING.get() > 0 => panic::resume_unwind(Box::new(Captured(error))),
         result => result,
     }
 }
 
-fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result<R, Error> {
+fn call_child<R: DeserializeOwned, A: Serialize>(
+    name: &str,
+    args: &A,
+    policy: &Policy,
+) -> Result<R, Error> {
     let function = display_name(name);
-    let request = wire::request(name, args).map_err(|source| Repr::EncodeRequest {
+    let request = wire::request(policy, name, args).map_err(|source| Repr::EncodeRequest {
         function: function.clone(),
         source,
     })?;
@@ -48,6 +58,7 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
     let (request_read, request_write) = pipe().map_err(io_error)?;
     let (response_read, response_write) = pipe().map_err(io_error)?;
     let (lifeline_read, lifeline_write) = pipe().map_err(io_error)?;
+    let (report_read, report_write) = pipe().map_err(io_error)?;
     let mut command = Command::new(&program);
     command
         .arg0(format!("boxed: {function}"))
@@ -62,6 +73,7 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
             request_read.as_raw_fd(),
             response_write.as_raw_fd(),
             lifeline_read.as_raw_fd(),
+            report_write.as_raw_fd(),
         ],
     );
     let mut child = command.spawn().map_err(|source| Repr::Spawn {
@@ -69,7 +81,7 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
         program: program.clone(),
         source,
     })?;
-    drop((request_read, response_write, lifeline_read));
+    drop((request_read, response_write, lifeline_read, report_write));
 
     // A child that stops reading early (it failed to drop, or died) makes this write fail
     // with EPIPE; its response or exit status says why, so the write error is kept only
@@ -80,6 +92,9 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
     // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
     // and everything it started, then exits the way the sandbox did.
     drop(lifeline_write);
+    let mut report = Vec::new();
+    let _ = File::from(report_read).read_to_end(&mut report);
+    let report: Option<Report> = serde_json::from_slice(&report).ok();
     let status = child.wait().map_err(io_error)?;
 
     match received {
@@ -90,13 +105,17 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
             }
             .into()
         }),
-        Ok(Some(Response::Failure(failure))) => Err(from_failure(function, failure)),
+        Ok(Some(Response::Failure(failure))) => {
+            Err(from_failure(function, failure, policy.memory.unwrap_or(0)))
+        }
         Err(error) => Err(Repr::Protocol {
             function,
             message: error.to_string(),
         }
         .into()),
-        Ok(None) => Err(match (status.signal(), status.code()) {
+        Ok(None) => Err(match limit_exceeded(policy, report.as_ref()) {
+            Some(kind) => Repr::Limit { function, kind },
+            None => match (status.signal(), status.code()) {
             (Some(signal), _) => Repr::Signal {
                 function,
                 signal,
@@ -110,12 +129,33 @@ fn call_child<R: DeserializeOwned, A: Serialize>(name: &str, args: &A) -> Result
                 function,
                 message: format!("the child ended with status {status}"),
             },
+        },
         }
         .into()),
     }
 }
 
-fn from_failure(function: String, failure: Failure) -> Error {
+/// Which limit of the policy ended a sandbox that did not answer, if one did.
+fn limit_exceeded(policy: &Policy, report: Option<&Report>) -> Option<Limit> {
+    let report = report?;
+    if report.timed_out {
+        return policy.timeout.map(Limit::Timeout);
+    }
+    match report.ending {
+        Ending::Signaled(signal) if signal == libc::SIGXFSZ => {
+            policy.max_file_size.map(Limit::FileSize)
+        }
+        Ending::Signaled(signal) if signal == libc::SIGXCPU || signal == libc::SIGKILL => {
+            // At the limit the kernel sends SIGKILL (soft and hard are equal); the CPU
+            // time the supervisor measured tells it from any other SIGKILL.
+            let limit = policy.cpu_time?;
+            (report.cpu_seconds + 0.05 >= limit.as_secs_f64().ceil()).then_some(Limit::CpuTime(limit))
+        }
+        _ => None,
+    }
+}
+
+fn from_failure(function: String, failure: Failure, policy_memory: u64) -> Error {
     match failure {
         Failure::Panic {
             message,
@@ -131,6 +171,11 @@ fn from_failure(function: String, failure: Failure) -> Error {
         Failure::DecodeRequest(message) => Repr::DecodeRequest { function, message },
         Failure::EncodeResponse(message) => Repr::EncodeResponse { function, message },
         Failure::Privileges(message) => Repr::Privileges { function, message },
+        Failure::Unsupported(message) => Repr::Unsupported { function, message },
+        Failure::MemoryLimit => Repr::Limit {
+            function,
+            kind: Limit::Memory(policy_memory),
+        },
         Failure::Protocol(message) => Repr::Protocol { function, message },
     }
     .into()

@@ -48,6 +48,40 @@ pub enum ErrorKind {
     Io,
     /// `boxed install` or `boxed status` failed.
     Setup,
+    /// The policy's wall-clock `timeout` expired; the sandbox was killed.
+    Timeout,
+    /// The sandbox used up its `cpu_time`.
+    CpuLimit,
+    /// An allocation failed under the policy's `memory` limit.
+    MemoryLimit,
+    /// The sandbox wrote past its `max_file_size`.
+    FileSizeLimit,
+    /// The kernel cannot enforce a confinement layer the policy requires.
+    Unsupported,
+}
+
+/// A limit of the policy that the sandbox reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Timeout(std::time::Duration),
+    CpuTime(std::time::Duration),
+    Memory(u64),
+    FileSize(u64),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Timeout(limit) => write!(f, "ran past its timeout of {limit:?} and was killed"),
+            Limit::CpuTime(limit) => write!(f, "used up its CPU time of {limit:?} and was killed"),
+            Limit::Memory(bytes) => {
+                write!(f, "failed to allocate within its memory limit of {bytes} bytes")
+            }
+            Limit::FileSize(bytes) => {
+                write!(f, "wrote past its file size limit of {bytes} bytes and was killed")
+            }
+        }
+    }
 }
 
 /// Where the child panicked, as `file:line:column`.
@@ -148,6 +182,13 @@ pub(crate) enum Repr {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "boxed: the sandbox running `{function}` {kind}; raise the limit in its \
+         `#[sandboxed(...)]` or with `boxed::Policy` if the work needs more"
+    )]
+    Limit { function: String, kind: Limit },
+    #[error("boxed: `{function}` did not run: {message}")]
+    Unsupported { function: String, message: String },
     #[error("boxed: {message}")]
     Setup {
         message: String,
@@ -189,6 +230,13 @@ impl Error {
             Repr::Protocol { .. } => ErrorKind::Protocol,
             Repr::Io { .. } => ErrorKind::Io,
             Repr::Setup { .. } => ErrorKind::Setup,
+            Repr::Limit { kind, .. } => match kind {
+                Limit::Timeout(_) => ErrorKind::Timeout,
+                Limit::CpuTime(_) => ErrorKind::CpuLimit,
+                Limit::Memory(_) => ErrorKind::MemoryLimit,
+                Limit::FileSize(_) => ErrorKind::FileSizeLimit,
+            },
+            Repr::Unsupported { .. } => ErrorKind::Unsupported,
         }
     }
 
@@ -208,7 +256,9 @@ impl Error {
             | Repr::DecodeResponse { function, .. }
             | Repr::UnknownFunction { function }
             | Repr::Protocol { function, .. }
-            | Repr::Io { function, .. } => Some(function),
+            | Repr::Io { function, .. }
+            | Repr::Limit { function, .. }
+            | Repr::Unsupported { function, .. } => Some(function),
             Repr::Setup { .. } => None,
         }
     }

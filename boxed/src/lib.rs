@@ -40,6 +40,7 @@
 mod caller;
 mod child;
 mod error;
+mod policy;
 mod registry;
 pub mod setup;
 mod sys;
@@ -51,6 +52,7 @@ pub mod __private;
 
 pub use caller::try_call;
 pub use error::{Error, ErrorKind, PanicLocation};
+pub use policy::{Enforcement, Policy};
 
 /// Runs every call of the function in a fresh child process, as `nobody`.
 ///

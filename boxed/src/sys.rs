@@ -59,9 +59,9 @@ pub fn take_descriptor(fd: RawFd) -> File {
 ///
 /// The descriptors stay close-on-exec in the caller, so concurrent spawns never inherit
 /// each other's pipes; only the copies made in the forked child survive the exec.
-pub fn map_child_descriptors(command: &mut Command, fds: [RawFd; 3]) {
+pub fn map_child_descriptors(command: &mut Command, fds: [RawFd; 4]) {
     let place = move || -> io::Result<()> {
-        let mut moved = [0; 3];
+        let mut moved = [0; 4];
         for (slot, &fd) in moved.iter_mut().zip(&fds) {
             // SAFETY: fcntl and dup2 are async-signal-safe, allocate nothing and only
             // touch the forked child's descriptor table.
@@ -126,4 +126,57 @@ pub fn remove_env(name: &str) {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit takes an integer and does not return; it touches no Rust state.
     unsafe { libc::_exit(code) }
+}
+
+/// The response frame that says an allocation failed under the memory limit, made
+/// before it is needed: the signal handler below may not allocate.
+static MEMORY_LIMIT_FRAME: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Makes an abort caused by a failed allocation answer [`Failure::MemoryLimit`].
+///
+/// Rust aborts when an allocation fails, and the allocator's `ENOMEM` is still in
+/// `errno` when the `SIGABRT` handler runs on the same thread. The handler writes the
+/// prepared frame to the response pipe and returns; `abort` then ends the process.
+///
+/// [`Failure::MemoryLimit`]: crate::wire::Failure::MemoryLimit
+pub fn report_allocation_failures() {
+    let mut frame = Vec::new();
+    let _ = crate::wire::write_frame(
+        &mut frame,
+        &crate::wire::Response::Failure(crate::wire::Failure::MemoryLimit),
+    );
+    let _ = MEMORY_LIMIT_FRAME.set(frame);
+    let action = nix::sys::signal::SigAction::new(
+        SigHandler::Handler(on_abort),
+        nix::sys::signal::SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only reads errno and a frame prepared above, and calls write(2),
+    // which is async-signal-safe.
+    let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGABRT, &action) };
+}
+
+extern "C" fn on_abort(_: libc::c_int) {
+    // SAFETY: errno is this thread's; reading it is what the handler exists for.
+    let errno = unsafe { *libc::__errno_location() };
+    if errno != libc::ENOMEM {
+        return;
+    }
+    if let Some(frame) = MEMORY_LIMIT_FRAME.get() {
+        // SAFETY: write(2) on the response descriptor, which the sandbox keeps open, from
+        // a buffer that lives for the whole process.
+        let _ = unsafe {
+            libc::write(
+                crate::wire::RESPONSE_FD,
+                frame.as_ptr().cast(),
+                frame.len(),
+            )
+        };
+    }
+}
+
+/// The calling thread's seccomp mode: 0 none, 1 strict, 2 filter.
+pub fn seccomp_mode() -> i32 {
+    // SAFETY: PR_GET_SECCOMP takes no pointer and only returns a number.
+    unsafe { libc::prctl(libc::PR_GET_SECCOMP) }
 }

@@ -1,14 +1,17 @@
 //! The wire format between the caller and the child.
 //!
-//! Three pipes cross the exec, always at the same descriptor numbers in the child:
-//! the request (3, caller to child), the response (4, child to caller) and the lifeline
-//! (5, held open by the caller; the supervisor ends the sandbox when it closes). The
-//! child's stdin, stdout and stderr are never part of the protocol.
+//! Four pipes cross the exec, always at the same descriptor numbers in the child:
+//! the request (3, caller to child), the response (4, sandbox to caller), the lifeline
+//! (5, held open by the caller; the supervisor ends the sandbox when it closes) and the
+//! report (6, supervisor to caller). The child's stdin, stdout and stderr are never part
+//! of the protocol.
 //!
-//! - Request: the mangled function name, a newline, then the arguments as one JSON array
-//!   (a tuple), up to end of file.
+//! - Request: the policy as JSON, preceded by its length as 4 bytes little-endian (read
+//!   by the supervisor), then the mangled function name, a newline, and the arguments as
+//!   one JSON array (a tuple), up to end of file (read by the sandbox).
 //! - Response: exactly one frame, a tag byte, the payload length as 8 bytes little-endian,
 //!   then the payload. Tag `R`: the result as JSON. Tag `X`: a [`Failure`] as JSON.
+//! - Report: one [`Report`] as JSON, written by the supervisor when the sandbox is gone.
 
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
@@ -21,12 +24,17 @@ pub const REQUEST_FD: RawFd = 3;
 pub const RESPONSE_FD: RawFd = 4;
 /// Descriptor of the lifeline pipe in the child.
 pub const LIFELINE_FD: RawFd = 5;
+/// Descriptor of the report pipe in the child.
+pub const REPORT_FD: RawFd = 6;
+
+/// The largest policy header a supervisor accepts.
+const MAX_POLICY: u32 = 1 << 20;
 
 /// Environment variable that tells a starting process it is a sandbox child, and which
 /// protocol version its caller speaks.
 pub const MARKER_VAR: &str = "BOXED_SANDBOX";
 /// The protocol version this build speaks.
-pub const PROTOCOL: &str = "1";
+pub const PROTOCOL: &str = "2";
 /// The only other variable in the child's environment.
 pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
@@ -51,6 +59,10 @@ pub enum Failure {
     EncodeResponse(String),
     /// A privilege-drop step or its verification failed; nothing was run.
     Privileges(String),
+    /// A confinement layer the policy requires is not available in this kernel.
+    Unsupported(String),
+    /// An allocation failed under the policy's memory limit.
+    MemoryLimit,
     /// The request did not follow the protocol.
     Protocol(String),
 }
@@ -62,16 +74,63 @@ pub enum Response {
     Failure(Failure),
 }
 
-/// Builds a request: the name line, then the arguments encoded straight into the buffer.
-pub fn request<A: Serialize>(name: &str, args: &A) -> serde_json::Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(name.len() + 64);
+/// How the sandbox ended, as the supervisor saw it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub enum Ending {
+    /// It exited with this code.
+    Exited(i32),
+    /// It was killed by this signal.
+    Signaled(i32),
+    /// Its status could not be collected.
+    Unknown,
+}
+
+/// What the supervisor tells the caller once the sandbox and its descendants are gone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub ending: Ending,
+    /// The policy's timeout expired and the supervisor killed the sandbox.
+    pub timed_out: bool,
+    /// CPU time of the sandbox and its descendants, in seconds.
+    pub cpu_seconds: f64,
+}
+
+/// Builds a request: the policy header, the name line, then the arguments encoded
+/// straight into the buffer.
+pub fn request<A: Serialize>(
+    policy: &crate::Policy,
+    name: &str,
+    args: &A,
+) -> serde_json::Result<Vec<u8>> {
+    let policy = serde_json::to_vec(policy)?;
+    let mut bytes = Vec::with_capacity(4 + policy.len() + name.len() + 64);
+    bytes.extend_from_slice(&(policy.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&policy);
     bytes.extend_from_slice(name.as_bytes());
     bytes.push(b'\n');
     serde_json::to_writer(&mut bytes, args)?;
     Ok(bytes)
 }
 
-/// Splits a request into the function name and the JSON arguments.
+/// Reads the policy header of a request, leaving the rest in `input`.
+pub fn read_policy(input: &mut impl Read) -> Result<crate::Policy, Failure> {
+    let protocol = |what: String| Failure::Protocol(what);
+    let mut length = [0u8; 4];
+    input
+        .read_exact(&mut length)
+        .map_err(|e| protocol(format!("reading the policy length failed: {e}")))?;
+    let length = u32::from_le_bytes(length);
+    if length > MAX_POLICY {
+        return Err(protocol(format!("a policy of {length} bytes is too large")));
+    }
+    let mut policy = vec![0u8; length as usize];
+    input
+        .read_exact(&mut policy)
+        .map_err(|e| protocol(format!("reading the policy failed: {e}")))?;
+    serde_json::from_slice(&policy).map_err(|e| protocol(format!("malformed policy: {e}")))
+}
+
+/// Splits the rest of a request into the function name and the JSON arguments.
 pub fn split_request(bytes: &[u8]) -> Result<(&str, &[u8]), Failure> {
     let newline = bytes
         .iter()
@@ -152,10 +211,23 @@ mod tests {
 
     #[test]
     fn request_round_trip() {
-        let bytes = request("krate::add#00", &(&2u64, &"x")).unwrap();
-        let (name, args) = split_request(&bytes).unwrap();
+        let policy = crate::Policy::new().memory(1 << 20).read("/usr");
+        let bytes = request(&policy, "krate::add#00", &(&2u64, &"x")).unwrap();
+        let mut rest = bytes.as_slice();
+        assert_eq!(read_policy(&mut rest).unwrap(), policy);
+        let (name, args) = split_request(rest).unwrap();
         assert_eq!(name, "krate::add#00");
         assert_eq!(args, br#"[2,"x"]"#);
+    }
+
+    #[test]
+    fn oversized_or_truncated_policies_are_refused() {
+        let mut bytes = (MAX_POLICY + 1).to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}");
+        assert!(matches!(read_policy(&mut bytes.as_slice()), Err(Failure::Protocol(_))));
+        let mut bytes = 10u32.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}");
+        assert!(matches!(read_policy(&mut bytes.as_slice()), Err(Failure::Protocol(_))));
     }
 
     #[test]

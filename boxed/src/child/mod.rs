@@ -5,7 +5,10 @@
 //! it at once. A sandbox child never returns: it becomes the [`supervisor`], which drops
 //! its privileges and forks the sandbox that [`serve`]s the one request.
 
+pub(crate) mod landlock;
+pub(crate) mod limits;
 pub(crate) mod privileges;
+pub(crate) mod seccomp;
 pub(crate) mod serve;
 pub(crate) mod supervisor;
 

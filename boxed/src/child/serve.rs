@@ -9,25 +9,33 @@ use std::thread::{self, ThreadId};
 use nix::unistd::{Pid, Uid};
 
 use super::privileges::{self, Identity};
-use super::{DROP_FAILED, fail};
+use super::{DROP_FAILED, fail, landlock, limits, seccomp};
 use crate::__private::ServeError;
 use crate::registry;
 use crate::sys;
-use crate::wire::{self, Failure, MARKER_VAR, REQUEST_FD, RESPONSE_FD, Response};
+use crate::wire::{self, Failure, MARKER_VAR, RESPONSE_FD, Response};
+use crate::Policy;
 
 /// The response pipe; taken by the first frame written, so there is only ever one.
 static RESPONSE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
-pub(crate) fn run(identity: Identity, caller: Uid, supervisor: Pid) -> ! {
+pub(crate) fn run(
+    identity: Identity,
+    caller: Uid,
+    supervisor: Pid,
+    policy: &Policy,
+    mut request_pipe: std::fs::File,
+) -> ! {
     *lock() = Some(sys::take_descriptor(RESPONSE_FD));
-    if let Err(message) = privileges::drop_sandbox(identity, caller, supervisor) {
-        respond(Response::Failure(Failure::Privileges(message.clone())));
+    if let Err(failure) = confine(identity, caller, supervisor, policy) {
+        let message = format!("{failure:?}");
+        respond(Response::Failure(failure));
         fail(DROP_FAILED, &message);
     }
     sys::remove_env(MARKER_VAR);
 
     let mut request = Vec::new();
-    if let Err(error) = sys::take_descriptor(REQUEST_FD).read_to_end(&mut request) {
+    if let Err(error) = request_pipe.read_to_end(&mut request) {
         respond(Response::Failure(Failure::Protocol(format!(
             "reading the request failed: {error}"
         ))));
@@ -57,6 +65,17 @@ pub(crate) fn run(identity: Identity, caller: Uid, supervisor: Pid) -> ! {
     finish()
 }
 
+/// Every step that makes the sandbox harmless, in order; the syscall filter is last.
+fn confine(identity: Identity, caller: Uid, supervisor: Pid, policy: &Policy) -> Result<(), Failure> {
+    privileges::drop_sandbox(identity, caller, supervisor).map_err(Failure::Privileges)?;
+    limits::apply(policy).map_err(Failure::Privileges)?;
+    landlock::apply(policy)?;
+    if policy.memory.is_some() {
+        sys::report_allocation_failures();
+    }
+    seccomp::apply(policy, std::process::id() as i32).map_err(Failure::Privileges)
+}
+
 fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
     RESPONSE
         .lock()
@@ -70,6 +89,9 @@ fn respond(response: Response) {
     let _ = std::io::stderr().flush();
     if let Some(mut pipe) = lock().take() {
         let _ = wire::write_frame(&mut pipe, &response);
+        // Descriptor 4 stays open, so its number is never reused for another file that
+        // a late write (the allocation-failure handler's) could reach.
+        std::mem::forget(pipe);
     }
 }
 

@@ -19,29 +19,34 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::prctl;
+use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{self, ForkResult, Pid};
 
 use super::{DROP_FAILED, REFUSED, fail, privileges, serve};
 use crate::sys;
-use crate::wire::{self, Failure, LIFELINE_FD, PROTOCOL, REQUEST_FD, RESPONSE_FD, Response};
+use crate::wire::{
+    self, Ending, Failure, LIFELINE_FD, PROTOCOL, REPORT_FD, REQUEST_FD, RESPONSE_FD, Report,
+    Response,
+};
 
 /// Exit code of a supervisor that could not learn how the sandbox ended.
 const CANCELLED: i32 = 124;
 
 pub(crate) fn run(version: &OsStr) -> ! {
-    if let Err(error) = sys::close_descriptors_from(LIFELINE_FD + 1) {
+    if let Err(error) = sys::close_descriptors_from(REPORT_FD + 1) {
         fail(
             DROP_FAILED,
             &format!("closing inherited descriptors failed: {error}"),
         );
     }
-    let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD]
+    let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
         .iter()
         .all(|&fd| is_pipe(fd));
     let identity = privileges::sandbox_identity();
@@ -70,6 +75,11 @@ pub(crate) fn run(version: &OsStr) -> ! {
             )),
         );
     }
+    let mut request = sys::take_descriptor(REQUEST_FD);
+    let policy = match wire::read_policy(&mut request) {
+        Ok(policy) => policy,
+        Err(failure) => answer_and_exit(REFUSED, failure),
+    };
     if let Err(error) = prctl::set_child_subreaper(true) {
         answer_and_exit(
             DROP_FAILED,
@@ -77,14 +87,16 @@ pub(crate) fn run(version: &OsStr) -> ! {
         );
     }
     let lifeline = sys::take_descriptor(LIFELINE_FD);
+    let report = sys::take_descriptor(REPORT_FD);
     if closed(&lifeline) {
         sys::exit_now(CANCELLED);
     }
+    let deadline = policy.timeout.map(|timeout| Instant::now() + timeout);
     let supervisor = unistd::getpid();
     let sandbox = match sys::fork_single_threaded() {
         Ok(ForkResult::Child) => {
-            drop(lifeline);
-            serve::run(identity, caller, supervisor)
+            drop((lifeline, report));
+            serve::run(identity, caller, supervisor, &policy, request)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(error) => answer_and_exit(
@@ -93,27 +105,58 @@ pub(crate) fn run(version: &OsStr) -> ! {
         ),
     };
     // The sandbox owns the request and response pipes now.
-    drop(sys::take_descriptor(REQUEST_FD));
+    drop(request);
     drop(sys::take_descriptor(RESPONSE_FD));
-    watch(sandbox, &lifeline)
+    let (ending, timed_out) = watch(sandbox, &lifeline, deadline);
+    let cpu_seconds = getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |usage| {
+        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        seconds(usage.user_time()) + seconds(usage.system_time())
+    });
+    let mut report = report;
+    let _ = serde_json::to_writer(
+        &mut report,
+        &Report {
+            ending,
+            timed_out,
+            cpu_seconds,
+        },
+    );
+    drop(report);
+    match ending {
+        Ending::Exited(code) => sys::exit_now(code),
+        Ending::Signaled(signal) => match Signal::try_from(signal) {
+            Ok(signal) => sys::die_by(signal),
+            Err(_) => sys::exit_now(DROP_FAILED),
+        },
+        Ending::Unknown => sys::exit_now(CANCELLED),
+    }
 }
 
-/// Waits for the sandbox to exit or the lifeline to close, then ends the whole tree and
-/// exits the way the sandbox did.
+/// Waits for the sandbox to exit, the lifeline to close or the deadline to pass, then
+/// ends the whole tree. Returns how the sandbox ended, and whether the deadline did it.
 ///
 /// A closed lifeline means the caller has its answer, has seen the response pipe close
 /// without one, or is gone. The sandbox is killed, but its exit status is still the one
 /// reported: a sandbox that was already exiting (its closed pipe is what the caller saw)
 /// keeps its own code or signal, since the kernel ignores signals to a process group
 /// that is exiting.
-fn watch(sandbox: Pid, lifeline: &fs::File) -> ! {
+fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Ending, bool) {
     let pidfd = sys::pidfd_open(sandbox).ok();
+    let mut timed_out = false;
     while let Some(pidfd) = &pidfd {
         let mut fds = [
             PollFd::new(lifeline.as_fd(), PollFlags::POLLIN),
             PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
         ];
-        match poll(&mut fds, PollTimeout::NONE) {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+        };
+        match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,
         }
@@ -121,7 +164,8 @@ fn watch(sandbox: Pid, lifeline: &fs::File) -> ! {
         if ready(&fds[1]) {
             break;
         }
-        if ready(&fds[0]) {
+        timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if ready(&fds[0]) || timed_out {
             // Not reaped yet, so neither its pid nor its process group can be reused.
             let _ = killpg(sandbox, Signal::SIGKILL);
             let _ = kill(sandbox, Signal::SIGKILL);
@@ -135,13 +179,13 @@ fn watch(sandbox: Pid, lifeline: &fs::File) -> ! {
         WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
     );
     let _ = killpg(sandbox, Signal::SIGKILL);
-    let status = waitpid(sandbox, None);
+    let ending = match waitpid(sandbox, None) {
+        Ok(WaitStatus::Exited(_, code)) => Ending::Exited(code),
+        Ok(WaitStatus::Signaled(_, signal, _)) => Ending::Signaled(signal as i32),
+        _ => Ending::Unknown,
+    };
     end_tree();
-    match status {
-        Ok(WaitStatus::Exited(_, code)) => sys::exit_now(code),
-        Ok(WaitStatus::Signaled(_, signal, _)) => sys::die_by(signal),
-        _ => sys::exit_now(CANCELLED),
-    }
+    (ending, timed_out)
 }
 
 /// Kills and reaps every process left of the sandbox: every child of the supervisor,

@@ -1,0 +1,94 @@
+//! File-system confinement and scoping with Landlock.
+//!
+//! By default the sandbox may read nothing but its own `/proc/self` and `/dev/null`,
+//! `/dev/zero`, `/dev/urandom`, and write nothing but `/dev/null`; the policy's `read`
+//! and `write` trees are added to that. Without network access, TCP bind and connect
+//! are handled (and so denied) too. The sandbox is scoped: it cannot connect to an
+//! abstract unix socket created outside it, nor signal a process outside it (another
+//! sandbox included).
+//!
+//! With [`Enforcement::Require`], a kernel that cannot enforce all of this (Landlock
+//! missing, or older than ABI 6) makes the call fail with
+//! [`Failure::Unsupported`]; with [`Enforcement::BestEffort`] it enforces what it can.
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+};
+
+use crate::policy::{Enforcement, Policy};
+use crate::wire::Failure;
+
+/// The ABI whose features the sandbox uses: file system, TCP and scoping rules.
+const TARGET: ABI = ABI::V6;
+
+/// What the runtime itself grants: read-only, then read-write.
+const BASE_READ: &[&str] = &["/proc/self", "/dev/zero", "/dev/urandom"];
+const BASE_WRITE: &[&str] = &["/dev/null"];
+
+pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
+    let confinement = |what: &str, error: landlock::RulesetError| {
+        Failure::Privileges(format!("Landlock: {what} failed: {error}"))
+    };
+    let level = match policy.landlock {
+        Enforcement::Require => CompatLevel::HardRequirement,
+        Enforcement::BestEffort => CompatLevel::BestEffort,
+    };
+    let unsupported = |error: landlock::RulesetError| {
+        if policy.landlock == Enforcement::Require {
+            Failure::Unsupported(format!(
+                "this kernel cannot enforce the file-system and scoping rules (Landlock ABI 6): \
+                 {error}; choose `landlock = \"best_effort\"` to run without what it lacks"
+            ))
+        } else {
+            Failure::Privileges(format!("Landlock: {error}"))
+        }
+    };
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(AccessFs::from_all(TARGET))
+        .map_err(unsupported)?
+        .scope(Scope::AbstractUnixSocket | Scope::Signal)
+        .map_err(unsupported)?;
+    if !policy.network {
+        ruleset = ruleset
+            .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)
+            .map_err(unsupported)?;
+    }
+    let mut created = ruleset.create().map_err(unsupported)?;
+    let read = AccessFs::from_read(TARGET);
+    let write = AccessFs::from_all(TARGET);
+    let grants = BASE_READ
+        .iter()
+        .map(|path| (std::path::PathBuf::from(path), read, true))
+        .chain(BASE_WRITE.iter().map(|path| (path.into(), write, true)))
+        .chain(policy.read.iter().map(|path| (path.clone(), read, false)))
+        .chain(policy.write.iter().map(|path| (path.clone(), write, false)));
+    for (path, access, optional) in grants {
+        let fd = match PathFd::new(&path) {
+            Ok(fd) => fd,
+            Err(_) if optional => continue,
+            Err(error) => {
+                return Err(Failure::Privileges(format!(
+                    "the policy grants {}, which cannot be opened: {error}",
+                    path.display()
+                )));
+            }
+        };
+        created = created
+            .add_rule(PathBeneath::new(fd, access).set_compatibility(CompatLevel::BestEffort))
+            .map_err(|e| confinement(&format!("granting {}", path.display()), e))?;
+    }
+    let status = created
+        .restrict_self()
+        .map_err(|e| confinement("restrict_self", e))?;
+    match (policy.landlock, status.ruleset) {
+        (Enforcement::Require, RulesetStatus::FullyEnforced) | (Enforcement::BestEffort, _) => {
+            Ok(())
+        }
+        (Enforcement::Require, other) => Err(Failure::Unsupported(format!(
+            "Landlock is {other:?} on this kernel; choose `landlock = \"best_effort\"` to \
+             run without it"
+        ))),
+    }
+}

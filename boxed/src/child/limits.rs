@@ -1,0 +1,39 @@
+//! Resource limits of the sandbox: soft equal to hard, so the sandbox cannot raise them.
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+use crate::Policy;
+
+/// Sets the limits the policy asks for, then reads each one back.
+pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
+    let mut limits = vec![
+        (Resource::RLIMIT_CORE, 0),
+        (Resource::RLIMIT_NOFILE, policy.max_open_files),
+    ];
+    if let Some(cpu_time) = policy.cpu_time {
+        // RLIMIT_CPU counts whole seconds; round up so the limit is never shorter.
+        let seconds = cpu_time.as_secs() + u64::from(cpu_time.subsec_nanos() > 0);
+        limits.push((Resource::RLIMIT_CPU, seconds.max(1)));
+    }
+    if let Some(bytes) = policy.memory {
+        limits.push((Resource::RLIMIT_AS, bytes));
+    }
+    if let Some(bytes) = policy.max_file_size {
+        limits.push((Resource::RLIMIT_FSIZE, bytes));
+    }
+    if policy.max_processes > 1 {
+        // One process is enforced exactly by the syscall filter (no fork at all).
+        limits.push((Resource::RLIMIT_NPROC, policy.max_processes));
+    }
+    for (resource, value) in limits {
+        setrlimit(resource, value, value).map_err(|e| format!("setrlimit({resource:?}) failed: {e}"))?;
+        let (soft, hard) =
+            getrlimit(resource).map_err(|e| format!("getrlimit({resource:?}) failed: {e}"))?;
+        if (soft, hard) != (value, value) {
+            return Err(format!(
+                "{resource:?} is {soft}/{hard} after setting it to {value}"
+            ));
+        }
+    }
+    Ok(())
+}

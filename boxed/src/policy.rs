@@ -1,0 +1,176 @@
+//! What a sandbox may do: the policy, written in `#[sandboxed(...)]` or built at a call
+//! site with [`Policy`], sent to the child with each request and enforced there.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How strictly a confinement layer that the kernel may lack is required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Enforcement {
+    /// The call fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) if the
+    /// kernel cannot enforce the layer completely. The default.
+    #[default]
+    Require,
+    /// The layer is enforced as far as the kernel can; what it cannot is left out.
+    /// `boxed doctor` tells what this kernel enforces.
+    BestEffort,
+}
+
+/// The confinement of one sandboxed call.
+///
+/// The defaults are the secure ones (see the README's policy table): no network, no
+/// file system access, the syscall filter, no core dumps, at most 64 open files and no
+/// child process; no memory, CPU-time or wall-clock limit.
+///
+/// `#[sandboxed(...)]` sets a function's policy at compile time. A call site can run any
+/// sandboxed function under another policy, which replaces the attribute's entirely:
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// #[boxed::sandboxed(timeout = "1s")]
+/// fn render(doc: String) -> Vec<u8> {
+///     doc.into_bytes()
+/// }
+///
+/// let policy = boxed::Policy::new()
+///     .timeout(Duration::from_secs(10))
+///     .memory(512 << 20)
+///     .read("/usr/share/fonts");
+/// let bytes = policy.run(|| render("large document".into()));
+/// // The fallible form works inside it too.
+/// let result = policy.run(|| boxed::try_call(|| render("x".into())));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) cpu_time: Option<Duration>,
+    pub(crate) memory: Option<u64>,
+    pub(crate) max_open_files: u64,
+    pub(crate) max_file_size: Option<u64>,
+    pub(crate) max_processes: u64,
+    pub(crate) network: bool,
+    pub(crate) read: Vec<PathBuf>,
+    pub(crate) write: Vec<PathBuf>,
+    pub(crate) landlock: Enforcement,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::new()
+    }
+}
+
+impl Policy {
+    /// The default policy.
+    pub const fn new() -> Self {
+        Policy {
+            timeout: None,
+            cpu_time: None,
+            memory: None,
+            max_open_files: 64,
+            max_file_size: None,
+            max_processes: 1,
+            network: false,
+            read: Vec::new(),
+            write: Vec::new(),
+            landlock: Enforcement::Require,
+        }
+    }
+
+    /// Wall-clock limit: at expiry the sandbox and everything it started are killed and
+    /// the call fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// CPU-time limit (`RLIMIT_CPU`, whole seconds, rounded up); exceeding it fails the
+    /// call with [`ErrorKind::CpuLimit`](crate::ErrorKind::CpuLimit).
+    pub fn cpu_time(mut self, cpu_time: Duration) -> Self {
+        self.cpu_time = Some(cpu_time);
+        self
+    }
+
+    /// Address-space limit in bytes (`RLIMIT_AS`); an allocation beyond it fails the call
+    /// with [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit).
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    /// Highest number of open descriptors (`RLIMIT_NOFILE`); default 64.
+    pub fn max_open_files(mut self, count: u64) -> Self {
+        self.max_open_files = count;
+        self
+    }
+
+    /// Largest file the sandbox may write (`RLIMIT_FSIZE`); writing beyond it fails the
+    /// call with [`ErrorKind::FileSizeLimit`](crate::ErrorKind::FileSizeLimit).
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = Some(bytes);
+        self
+    }
+
+    /// How many processes the sandbox may consist of, itself included; default 1 (no
+    /// child process may be started). Above 1 it is `RLIMIT_NPROC`, which the kernel
+    /// counts per user, over every process of the sandbox identity, threads included.
+    pub fn max_processes(mut self, count: u64) -> Self {
+        self.max_processes = count;
+        self
+    }
+
+    /// Whether the sandbox may open TCP and UDP sockets; default `false`. Raw, packet,
+    /// netlink, vsock and unix-domain sockets stay closed either way.
+    pub fn network(mut self, allowed: bool) -> Self {
+        self.network = allowed;
+        self
+    }
+
+    /// Grants reading (and executing) the tree at `path`.
+    pub fn read(mut self, path: impl Into<PathBuf>) -> Self {
+        self.read.push(path.into());
+        self
+    }
+
+    /// Grants reading and writing the tree at `path`.
+    pub fn write(mut self, path: impl Into<PathBuf>) -> Self {
+        self.write.push(path.into());
+        self
+    }
+
+    /// Whether the file system confinement (Landlock) must be complete; default
+    /// [`Enforcement::Require`].
+    pub fn landlock(mut self, enforcement: Enforcement) -> Self {
+        self.landlock = enforcement;
+        self
+    }
+
+    /// Calls `f`; every sandboxed call made in it on this thread runs under this policy
+    /// instead of its attribute's.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Policy>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                OVERRIDE.with(|slot| *slot.borrow_mut() = self.0.take());
+            }
+        }
+        let previous = OVERRIDE.with(|slot| slot.borrow_mut().replace(self.clone()));
+        let _restore = Restore(previous);
+        f()
+    }
+}
+
+thread_local! {
+    static OVERRIDE: RefCell<Option<Policy>> = const { RefCell::new(None) };
+}
+
+/// The policy a call runs under: the innermost [`Policy::run`], else the attribute's.
+pub(crate) fn effective(attribute: impl FnOnce() -> Policy) -> Policy {
+    OVERRIDE
+        .with(|slot| slot.borrow().clone())
+        .unwrap_or_else(attribute)
+}
