@@ -82,7 +82,10 @@ fn policy(options: &Options) -> TokenStream {
     if let Some(Spanned { value, span }) = &options.network {
         calls.extend(quote_spanned!(*span=> .network(#value)));
     }
-    for (option, method) in [(&options.read, quote!(read)), (&options.write, quote!(write))] {
+    for (option, method) in [
+        (&options.read, quote!(read)),
+        (&options.write, quote!(write)),
+    ] {
         if let Some(Spanned { value, span }) = option {
             for path in value {
                 calls.extend(quote_spanned!(*span=> .#method(#path)));

@@ -37,21 +37,42 @@ pub fn options(args: TokenStream) -> syn::Result<Options> {
         let key = quote::quote!(#path).to_string().replace(' ', "");
         let result = (|| -> syn::Result<()> {
             match key.as_str() {
-                "timeout" => set(&meta, &mut options.timeout, duration(&meta.value()?.parse()?)?),
-                "cpu_time" => set(&meta, &mut options.cpu_time, duration(&meta.value()?.parse()?)?),
+                "timeout" => set(
+                    &meta,
+                    &mut options.timeout,
+                    duration(&meta.value()?.parse()?)?,
+                ),
+                "cpu_time" => set(
+                    &meta,
+                    &mut options.cpu_time,
+                    duration(&meta.value()?.parse()?)?,
+                ),
                 "memory" => set(&meta, &mut options.memory, size(&meta.value()?.parse()?)?),
-                "max_file_size" => {
-                    set(&meta, &mut options.max_file_size, size(&meta.value()?.parse()?)?)
-                }
-                "max_open_files" => {
-                    set(&meta, &mut options.max_open_files, count(&meta.value()?.parse()?)?)
-                }
-                "max_processes" => {
-                    set(&meta, &mut options.max_processes, count(&meta.value()?.parse()?)?)
-                }
+                "max_file_size" => set(
+                    &meta,
+                    &mut options.max_file_size,
+                    size(&meta.value()?.parse()?)?,
+                ),
+                "max_open_files" => set(
+                    &meta,
+                    &mut options.max_open_files,
+                    count(&meta.value()?.parse()?)?,
+                ),
+                "max_processes" => set(
+                    &meta,
+                    &mut options.max_processes,
+                    count(&meta.value()?.parse()?)?,
+                ),
                 "network" => {
                     let lit: LitBool = meta.value()?.parse()?;
-                    set(&meta, &mut options.network, Spanned { value: lit.value, span: lit.span() })
+                    set(
+                        &meta,
+                        &mut options.network,
+                        Spanned {
+                            value: lit.value,
+                            span: lit.span(),
+                        },
+                    )
                 }
                 "read" => set(&meta, &mut options.read, paths(meta.value()?)?),
                 "write" => set(&meta, &mut options.write, paths(meta.value()?)?),
@@ -61,7 +82,10 @@ pub fn options(args: TokenStream) -> syn::Result<Options> {
                         "require" | "best_effort" => set(
                             &meta,
                             &mut options.landlock,
-                            Spanned { value: lit.value(), span: lit.span() },
+                            Spanned {
+                                value: lit.value(),
+                                span: lit.span(),
+                            },
                         ),
                         _ => Err(syn::Error::new(
                             lit.span(),
@@ -121,7 +145,10 @@ fn duration(lit: &LitStr) -> syn::Result<Spanned<u128>> {
         _ => 0,
     };
     match number.parse::<u128>() {
-        Ok(n) if scale != 0 && n > 0 => Ok(Spanned { value: n * scale, span: lit.span() }),
+        Ok(n) if scale != 0 && n > 0 => Ok(Spanned {
+            value: n * scale,
+            span: lit.span(),
+        }),
         _ => Err(syn::Error::new(
             lit.span(),
             format!(
@@ -147,8 +174,15 @@ fn size(lit: &LitStr) -> syn::Result<Spanned<u64>> {
         "GB" => 1_000_000_000,
         _ => 0,
     };
-    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)) {
-        Some(bytes) if scale != 0 && bytes > 0 => Ok(Spanned { value: bytes, span: lit.span() }),
+    match number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+    {
+        Some(bytes) if scale != 0 && bytes > 0 => Ok(Spanned {
+            value: bytes,
+            span: lit.span(),
+        }),
         _ => Err(syn::Error::new(
             lit.span(),
             format!(
@@ -164,7 +198,10 @@ fn count(lit: &LitInt) -> syn::Result<Spanned<u64>> {
     if value == 0 {
         return Err(syn::Error::new(lit.span(), "this limit must be at least 1"));
     }
-    Ok(Spanned { value, span: lit.span() })
+    Ok(Spanned {
+        value,
+        span: lit.span(),
+    })
 }
 
 fn paths(input: syn::parse::ParseStream) -> syn::Result<Spanned<Vec<String>>> {
@@ -182,7 +219,10 @@ fn paths(input: syn::parse::ParseStream) -> syn::Result<Spanned<Vec<String>>> {
         }
         paths.push(path);
     }
-    Ok(Spanned { value: paths, span: bracket.span.join() })
+    Ok(Spanned {
+        value: paths,
+        span: bracket.span.join(),
+    })
 }
 
 fn split_number(text: &str) -> (&str, &str) {

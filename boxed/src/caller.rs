@@ -116,20 +116,21 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
         Ok(None) => Err(match limit_exceeded(policy, report.as_ref()) {
             Some(kind) => Repr::Limit { function, kind },
             None => match (status.signal(), status.code()) {
-            (Some(signal), _) => Repr::Signal {
-                function,
-                signal,
-                name: nix::sys::signal::Signal::try_from(signal).map_or("unknown", |s| s.as_str()),
+                (Some(signal), _) => Repr::Signal {
+                    function,
+                    signal,
+                    name: nix::sys::signal::Signal::try_from(signal)
+                        .map_or("unknown", |s| s.as_str()),
+                },
+                (None, Some(code)) => match sent {
+                    Err(source) if code == 0 => Repr::Io { function, source },
+                    _ => Repr::NoAnswer { function, code },
+                },
+                (None, None) => Repr::Protocol {
+                    function,
+                    message: format!("the child ended with status {status}"),
+                },
             },
-            (None, Some(code)) => match sent {
-                Err(source) if code == 0 => Repr::Io { function, source },
-                _ => Repr::NoAnswer { function, code },
-            },
-            (None, None) => Repr::Protocol {
-                function,
-                message: format!("the child ended with status {status}"),
-            },
-        },
         }
         .into()),
     }
@@ -149,7 +150,8 @@ fn limit_exceeded(policy: &Policy, report: Option<&Report>) -> Option<Limit> {
             // At the limit the kernel sends SIGKILL (soft and hard are equal); the CPU
             // time the supervisor measured tells it from any other SIGKILL.
             let limit = policy.cpu_time?;
-            (report.cpu_seconds + 0.05 >= limit.as_secs_f64().ceil()).then_some(Limit::CpuTime(limit))
+            (report.cpu_seconds + 0.05 >= limit.as_secs_f64().ceil())
+                .then_some(Limit::CpuTime(limit))
         }
         _ => None,
     }

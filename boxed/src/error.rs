@@ -75,10 +75,16 @@ impl fmt::Display for Limit {
             Limit::Timeout(limit) => write!(f, "ran past its timeout of {limit:?} and was killed"),
             Limit::CpuTime(limit) => write!(f, "used up its CPU time of {limit:?} and was killed"),
             Limit::Memory(bytes) => {
-                write!(f, "failed to allocate within its memory limit of {bytes} bytes")
+                write!(
+                    f,
+                    "failed to allocate within its memory limit of {bytes} bytes"
+                )
             }
             Limit::FileSize(bytes) => {
-                write!(f, "wrote past its file size limit of {bytes} bytes and was killed")
+                write!(
+                    f,
+                    "wrote past its file size limit of {bytes} bytes and was killed"
+                )
             }
         }
     }

@@ -165,13 +165,8 @@ extern "C" fn on_abort(_: libc::c_int) {
     if let Some(frame) = MEMORY_LIMIT_FRAME.get() {
         // SAFETY: write(2) on the response descriptor, which the sandbox keeps open, from
         // a buffer that lives for the whole process.
-        let _ = unsafe {
-            libc::write(
-                crate::wire::RESPONSE_FD,
-                frame.as_ptr().cast(),
-                frame.len(),
-            )
-        };
+        let _ =
+            unsafe { libc::write(crate::wire::RESPONSE_FD, frame.as_ptr().cast(), frame.len()) };
     }
 }
 

@@ -224,10 +224,16 @@ mod tests {
     fn oversized_or_truncated_policies_are_refused() {
         let mut bytes = (MAX_POLICY + 1).to_le_bytes().to_vec();
         bytes.extend_from_slice(b"{}");
-        assert!(matches!(read_policy(&mut bytes.as_slice()), Err(Failure::Protocol(_))));
+        assert!(matches!(
+            read_policy(&mut bytes.as_slice()),
+            Err(Failure::Protocol(_))
+        ));
         let mut bytes = 10u32.to_le_bytes().to_vec();
         bytes.extend_from_slice(b"{}");
-        assert!(matches!(read_policy(&mut bytes.as_slice()), Err(Failure::Protocol(_))));
+        assert!(matches!(
+            read_policy(&mut bytes.as_slice()),
+            Err(Failure::Protocol(_))
+        ));
     }
 
     #[test]

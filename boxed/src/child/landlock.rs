@@ -75,8 +75,13 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
                 )));
             }
         };
+        // A file takes only the rights that apply to files.
+        let access = match std::fs::metadata(&path) {
+            Ok(metadata) if !metadata.is_dir() => access & AccessFs::from_file(TARGET),
+            _ => access,
+        };
         created = created
-            .add_rule(PathBeneath::new(fd, access).set_compatibility(CompatLevel::BestEffort))
+            .add_rule(PathBeneath::new(fd, access))
             .map_err(|e| confinement(&format!("granting {}", path.display()), e))?;
     }
     let status = created

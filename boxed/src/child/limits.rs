@@ -26,7 +26,8 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
         limits.push((Resource::RLIMIT_NPROC, policy.max_processes));
     }
     for (resource, value) in limits {
-        setrlimit(resource, value, value).map_err(|e| format!("setrlimit({resource:?}) failed: {e}"))?;
+        setrlimit(resource, value, value)
+            .map_err(|e| format!("setrlimit({resource:?}) failed: {e}"))?;
         let (soft, hard) =
             getrlimit(resource).map_err(|e| format!("getrlimit({resource:?}) failed: {e}"))?;
         if (soft, hard) != (value, value) {

@@ -49,14 +49,18 @@ const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 
 pub(crate) fn apply(policy: &Policy, own_pid: i32) -> Result<(), String> {
     let range = range_filter();
-    seccompiler::apply_filter(&range).map_err(|e| format!("installing the range filter failed: {e}"))?;
+    seccompiler::apply_filter(&range)
+        .map_err(|e| format!("installing the range filter failed: {e}"))?;
     let deny: BpfProgram = deny_filter(policy, own_pid)?
         .try_into()
         .map_err(|e| format!("compiling the deny filter failed: {e}"))?;
-    seccompiler::apply_filter(&deny).map_err(|e| format!("installing the deny filter failed: {e}"))?;
+    seccompiler::apply_filter(&deny)
+        .map_err(|e| format!("installing the deny filter failed: {e}"))?;
     match crate::sys::seccomp_mode() {
         2 => Ok(()),
-        mode => Err(format!("the syscall filter is not active after installing it (mode {mode})")),
+        mode => Err(format!(
+            "the syscall filter is not active after installing it (mode {mode})"
+        )),
     }
 }
 
@@ -69,13 +73,13 @@ fn range_filter() -> BpfProgram {
     let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
     let enosys = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
     vec![
-        op(LD_W_ABS, 0, 0, 4),                           // arch
-        op(JEQ_K, 1, 0, arch::AUDIT_ARCH),               // our architecture?
-        op(RET_K, 0, 0, enosys),                         // no: nothing runs
-        op(LD_W_ABS, 0, 0, 0),                           // syscall number
-        op(JSET_K, 3, 0, arch::X32_BIT),                 // x32 ABI: ENOSYS
-        op(JEQ_K, 2, 0, libc::SYS_clone3 as u32),        // clone3: ENOSYS
-        op(JGT_K, 1, 0, LAST_REVIEWED),                  // unknown: ENOSYS
+        op(LD_W_ABS, 0, 0, 4),                    // arch
+        op(JEQ_K, 1, 0, arch::AUDIT_ARCH),        // our architecture?
+        op(RET_K, 0, 0, enosys),                  // no: nothing runs
+        op(LD_W_ABS, 0, 0, 0),                    // syscall number
+        op(JSET_K, 3, 0, arch::X32_BIT),          // x32 ABI: ENOSYS
+        op(JEQ_K, 2, 0, libc::SYS_clone3 as u32), // clone3: ENOSYS
+        op(JGT_K, 1, 0, LAST_REVIEWED),           // unknown: ENOSYS
         op(RET_K, 0, 0, SECCOMP_RET_ALLOW),
         op(RET_K, 0, 0, enosys),
     ]
@@ -124,7 +128,12 @@ fn denied(policy: &Policy, own_pid: i32) -> BTreeMap<i64, Vec<SeccompRule>> {
     deny.insert(
         libc::SYS_prctl,
         vec![
-            rule(vec![cond(0, Len::Dword, Op::Eq, libc::PR_SET_DUMPABLE as u64)]),
+            rule(vec![cond(
+                0,
+                Len::Dword,
+                Op::Eq,
+                libc::PR_SET_DUMPABLE as u64,
+            )]),
             rule(vec![cond(0, Len::Dword, Op::Eq, libc::PR_SET_MM as u64)]),
         ],
     );
@@ -135,7 +144,12 @@ fn denied(policy: &Policy, own_pid: i32) -> BTreeMap<i64, Vec<SeccompRule>> {
                 cond(0, Len::Dword, Op::Ne, libc::AF_INET as u64),
                 cond(0, Len::Dword, Op::Ne, libc::AF_INET6 as u64),
             ]),
-            rule(vec![cond(1, Len::Dword, Op::MaskedEq(0xf), libc::SOCK_RAW as u64)]),
+            rule(vec![cond(
+                1,
+                Len::Dword,
+                Op::MaskedEq(0xf),
+                libc::SOCK_RAW as u64,
+            )]),
             rule(vec![cond(1, Len::Dword, Op::MaskedEq(0xf), SOCK_PACKET)]),
         ]
     } else {
@@ -144,7 +158,12 @@ fn denied(policy: &Policy, own_pid: i32) -> BTreeMap<i64, Vec<SeccompRule>> {
     deny.insert(libc::SYS_socket, socket_rules);
     deny.insert(
         libc::SYS_socketpair,
-        vec![rule(vec![cond(0, Len::Dword, Op::Ne, libc::AF_UNIX as u64)])],
+        vec![rule(vec![cond(
+            0,
+            Len::Dword,
+            Op::Ne,
+            libc::AF_UNIX as u64,
+        )])],
     );
     // Signals: never to every process; with no child process possible, only to itself.
     let everyone = u64::from(u32::MAX); // -1 as a 32-bit pid
@@ -161,7 +180,11 @@ fn denied(policy: &Policy, own_pid: i32) -> BTreeMap<i64, Vec<SeccompRule>> {
     };
     deny.insert(libc::SYS_kill, kill_rules);
     if policy.max_processes <= 1 {
-        for nr in [libc::SYS_tgkill, libc::SYS_rt_sigqueueinfo, libc::SYS_rt_tgsigqueueinfo] {
+        for nr in [
+            libc::SYS_tgkill,
+            libc::SYS_rt_sigqueueinfo,
+            libc::SYS_rt_tgsigqueueinfo,
+        ] {
             deny.insert(nr, vec![rule(vec![cond(0, Len::Dword, Op::Ne, own)])]);
         }
     }
@@ -280,6 +303,9 @@ mod tests {
     fn the_range_filter_ends_in_allow_and_enosys() {
         let program = range_filter();
         assert_eq!(program[program.len() - 2].k, SECCOMP_RET_ALLOW);
-        assert_eq!(program[program.len() - 1].k, SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(
+            program[program.len() - 1].k,
+            SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
     }
 }

@@ -11,10 +11,10 @@ use nix::unistd::{Pid, Uid};
 use super::privileges::{self, Identity};
 use super::{DROP_FAILED, fail, landlock, limits, seccomp};
 use crate::__private::ServeError;
+use crate::Policy;
 use crate::registry;
 use crate::sys;
 use crate::wire::{self, Failure, MARKER_VAR, RESPONSE_FD, Response};
-use crate::Policy;
 
 /// The response pipe; taken by the first frame written, so there is only ever one.
 static RESPONSE: Mutex<Option<std::fs::File>> = Mutex::new(None);
@@ -66,7 +66,12 @@ pub(crate) fn run(
 }
 
 /// Every step that makes the sandbox harmless, in order; the syscall filter is last.
-fn confine(identity: Identity, caller: Uid, supervisor: Pid, policy: &Policy) -> Result<(), Failure> {
+fn confine(
+    identity: Identity,
+    caller: Uid,
+    supervisor: Pid,
+    policy: &Policy,
+) -> Result<(), Failure> {
     privileges::drop_sandbox(identity, caller, supervisor).map_err(Failure::Privileges)?;
     limits::apply(policy).map_err(Failure::Privileges)?;
     landlock::apply(policy)?;
