@@ -727,7 +727,14 @@ fn credentials_name(exe: &Path) -> String {
         hash.iter().all(u8::is_ascii_hexdigit),
         "the name hash is not 16 hex digits: {hash:?}"
     );
-    String::from_utf8(bytes[start..start + prefix.len() + 16].to_vec()).unwrap()
+    // Then `@line:column` of the attribute.
+    let rest = &bytes[start + prefix.len() + 16..];
+    assert_eq!(rest.first(), Some(&b'@'), "no @line:column after the hash");
+    let end = 1 + rest[1..]
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || *b == b':'))
+        .unwrap();
+    String::from_utf8(bytes[start..start + prefix.len() + 16 + end].to_vec()).unwrap()
 }
 
 #[test]
