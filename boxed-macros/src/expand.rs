@@ -79,8 +79,16 @@ fn policy(options: &Options) -> TokenStream {
             calls.extend(quote_spanned!(*span=> .#method(#value)));
         }
     }
-    if let Some(Spanned { value, span }) = &options.network {
-        calls.extend(quote_spanned!(*span=> .network(#value)));
+    for (option, method) in [
+        (&options.network, quote!(network)),
+        (&options.unique_uid, quote!(unique_uid)),
+    ] {
+        if let Some(Spanned { value, span }) = option {
+            calls.extend(quote_spanned!(*span=> .#method(#value)));
+        }
+    }
+    if let Some(Spanned { value, span }) = &options.user {
+        calls.extend(quote_spanned!(*span=> .user(#value)));
     }
     for (option, method) in [
         (&options.read, quote!(read)),

@@ -18,6 +18,8 @@ pub struct Options {
     pub read: Option<Spanned<Vec<String>>>,
     pub write: Option<Spanned<Vec<String>>>,
     pub landlock: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    pub unique_uid: Option<Spanned<bool>>,
 }
 
 pub struct Spanned<T> {
@@ -27,7 +29,7 @@ pub struct Spanned<T> {
 
 /// The keys `#[sandboxed(...)]` accepts, listed in the error for an unknown key.
 const VALID_KEYS: &str = "timeout, cpu_time, memory, max_open_files, max_file_size, \
-                          max_processes, network, read, write, landlock";
+                          max_processes, network, read, write, landlock, user, unique_uid";
 
 pub fn options(args: TokenStream) -> syn::Result<Options> {
     let mut options = Options::default();
@@ -73,6 +75,25 @@ pub fn options(args: TokenStream) -> syn::Result<Options> {
                             span: lit.span(),
                         },
                     )
+                }
+                "unique_uid" => {
+                    let lit: LitBool = meta.value()?.parse()?;
+                    let value = Spanned {
+                        value: lit.value,
+                        span: lit.span(),
+                    };
+                    set(&meta, &mut options.unique_uid, value)
+                }
+                "user" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if lit.value().is_empty() || lit.value().contains([':', '/', '\n']) {
+                        return Err(syn::Error::new(lit.span(), "not a user name"));
+                    }
+                    let value = Spanned {
+                        value: lit.value(),
+                        span: lit.span(),
+                    };
+                    set(&meta, &mut options.user, value)
                 }
                 "read" => set(&meta, &mut options.read, paths(meta.value()?)?),
                 "write" => set(&meta, &mut options.write, paths(meta.value()?)?),

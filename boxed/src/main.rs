@@ -6,12 +6,14 @@ use std::process::ExitCode;
 use boxed::setup::{self, Status};
 
 const USAGE: &str = "\
-usage: boxed install   [--user USER] EXE
+usage: boxed install   [--user USER] [--sandbox-user NAME]... [--unique-uids] EXE
        boxed status    [--user USER] EXE
        boxed uninstall [--user USER] EXE
 
 install    as root, once per build of EXE: create the setcap'd copy that sandboxed calls
-           of EXE run through, for USER (default: the owner of EXE)
+           of EXE run through, for USER (default: the owner of EXE); --sandbox-user
+           lets policies run sandboxes as NAME besides nobody, --unique-uids lets them
+           ask for a uid of their own per sandbox
 status     say whether that copy is present and current; exits 0 only when it is
 uninstall  as root: remove that copy";
 
@@ -30,10 +32,17 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let (command, rest) = args.split_first().ok_or(USAGE)?;
     let mut user = None;
     let mut exe = None;
+    let mut grants = setup::Grants::default();
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--user" => user = Some(rest.next().ok_or("--user needs a value")?.as_str()),
+            "--sandbox-user" => grants.sandbox_users.push(
+                rest.next()
+                    .ok_or("--sandbox-user needs a value")?
+                    .to_string(),
+            ),
+            "--unique-uids" => grants.unique_uids = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
@@ -46,7 +55,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let uid = setup::resolve_user(user, &exe).map_err(|e| e.to_string())?;
     match command.as_str() {
         "install" => {
-            let copy = setup::install(&exe, uid).map_err(|e| e.to_string())?;
+            let copy = setup::install(&exe, uid, &grants).map_err(|e| e.to_string())?;
             println!("installed {} for uid {uid}", copy.path.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -56,6 +56,8 @@ pub struct Policy {
     pub(crate) read: Vec<PathBuf>,
     pub(crate) write: Vec<PathBuf>,
     pub(crate) landlock: Enforcement,
+    pub(crate) user: Option<String>,
+    pub(crate) unique_uid: bool,
 }
 
 impl Default for Policy {
@@ -78,6 +80,8 @@ impl Policy {
             read: Vec::new(),
             write: Vec::new(),
             landlock: Enforcement::Require,
+            user: None,
+            unique_uid: false,
         }
     }
 
@@ -146,6 +150,24 @@ impl Policy {
     /// [`Enforcement::Require`].
     pub fn landlock(mut self, enforcement: Enforcement) -> Self {
         self.landlock = enforcement;
+        self
+    }
+
+    /// The user the sandbox runs as, instead of `nobody`. A caller that is not root may
+    /// only name a user that root allowed for its copy (`boxed install --sandbox-user`).
+    pub fn user(mut self, name: impl Into<String>) -> Self {
+        self.user = Some(name.into());
+        self
+    }
+
+    /// Runs the sandbox under a uid (and gid) of its own, which no other live sandbox
+    /// has, from a range that owns nothing (see the README). Use it when sandboxes run
+    /// at the same time and must not share a uid: then `max_processes` counts exactly
+    /// this sandbox's processes, and files one sandbox creates (mode 0600 under the
+    /// sandbox's umask) are unreadable by another even in a directory both may write.
+    /// A caller that is not root needs root's permission (`boxed install --unique-uids`).
+    pub fn unique_uid(mut self, unique: bool) -> Self {
+        self.unique_uid = unique;
         self
     }
 

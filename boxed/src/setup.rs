@@ -108,6 +108,39 @@ impl Fingerprint {
 struct Manifest {
     source: PathBuf,
     fingerprint: Fingerprint,
+    #[serde(flatten)]
+    grants: Grants,
+}
+
+/// What root allowed, at install time, for the sandboxes started through one copy,
+/// beyond running as `nobody`. The copy's supervisor reads it from the root-owned
+/// manifest before it uses a policy's `user` or `unique_uid`; a caller's policy alone
+/// can never pick the identity a privileged process switches to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    /// Users, besides `nobody`, that a policy's `user` may name (`--sandbox-user`).
+    #[serde(default)]
+    pub sandbox_users: Vec<String>,
+    /// Whether a policy may ask for a unique uid per sandbox (`--unique-uids`).
+    #[serde(default)]
+    pub unique_uids: bool,
+}
+
+/// What the manifest beside the copy `copy` grants, if root owns it and no one else can
+/// change it.
+pub(crate) fn grants_of_copy(copy: &Path) -> io::Result<Grants> {
+    let path = PathBuf::from(format!("{}.manifest", copy.display()));
+    let file = File::open(&path)?;
+    let metadata = file.metadata()?;
+    if metadata.uid() != 0 || metadata.mode() & 0o022 != 0 || !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not a manifest written by root", path.display()),
+        ));
+    }
+    let manifest: Manifest = serde_json::from_reader(io::BufReader::new(file))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(manifest.grants)
 }
 
 /// The state of a copy, as `boxed status` reports it.
@@ -295,7 +328,7 @@ pub fn resolve_user(user: Option<&str>, exe: &Path) -> Result<u32, Error> {
 }
 
 /// Creates (or refreshes) the setcap'd copy of `exe` for user `uid`. Must run as root.
-pub fn install(exe: &Path, uid: u32) -> Result<Copy, Error> {
+pub fn install(exe: &Path, uid: u32, grants: &Grants) -> Result<Copy, Error> {
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::setup(
             format!(
@@ -362,9 +395,24 @@ pub fn install(exe: &Path, uid: u32) -> Result<Copy, Error> {
         ));
     }
     fs::rename(&temporary, &copy.path).map_err(|e| fail("cannot move into place", e))?;
+    for user in &grants.sandbox_users {
+        match User::from_name(user) {
+            Ok(Some(found)) if found.uid.as_raw() != 0 && found.uid.as_raw() != uid => {}
+            _ => {
+                return Err(Error::setup(
+                    format!(
+                        "--sandbox-user {user}: no such user, or it is root or the user the \
+                         copy is for"
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
     let manifest = Manifest {
         source: source.clone(),
         fingerprint: before,
+        grants: grants.clone(),
     };
     write_root_file(
         &copy.manifest,

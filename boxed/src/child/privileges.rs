@@ -27,6 +27,9 @@ use nix::sys::signal::Signal;
 use nix::sys::stat::{Mode, umask};
 use nix::unistd::{self, Gid, Pid, Uid};
 
+use crate::Policy;
+use crate::setup::{self, Grants};
+
 /// The identity the sandbox runs as.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Identity {
@@ -40,28 +43,84 @@ fn step<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) -> Step<T> {
     result.map_err(|error| format!("{what} failed: {error}"))
 }
 
-/// `nobody` and its primary group, read from `/etc/passwd` without NSS modules.
-pub(crate) fn sandbox_identity() -> Step<Identity> {
+/// The first uid (and gid) of unique sandbox identities: a sandbox with `unique_uid`
+/// runs as this plus its supervisor's pid, which no other live process has, so no two
+/// live sandboxes share a uid. The range, up to this plus the kernel's largest pid
+/// (4194304), is meant to own no file and no process but sandboxes.
+pub const UNIQUE_UID_BASE: u32 = 2_000_000_000;
+
+/// Who the sandbox runs as: `nobody`, another user root allowed for this copy, or a uid
+/// of its own. Decided by the supervisor while it is still privileged, from the policy
+/// and from what root recorded in the copy's manifest; a root caller may choose freely.
+pub(crate) fn sandbox_identity(policy: &Policy, caller: Uid) -> Step<Identity> {
+    let grants = || -> Step<Grants> {
+        if caller.is_root() {
+            return Ok(Grants {
+                sandbox_users: Vec::new(),
+                unique_uids: true,
+            });
+        }
+        let copy = step("reading /proc/self/exe", fs::read_link("/proc/self/exe"))?;
+        step("reading the copy's manifest", setup::grants_of_copy(&copy))
+    };
+    let identity = if policy.unique_uid {
+        if !grants()?.unique_uids {
+            return Err(
+                "the policy asks for a unique uid, which root has not allowed for \
+                        this copy; install it with `boxed install --unique-uids`"
+                    .into(),
+            );
+        }
+        let uid = UNIQUE_UID_BASE + unistd::getpid().as_raw() as u32;
+        Identity {
+            uid: Uid::from_raw(uid),
+            gid: Gid::from_raw(uid),
+        }
+    } else {
+        let name = policy.user.as_deref().unwrap_or("nobody");
+        let identity = user_from_passwd(name)?;
+        if identity.uid.is_root() {
+            return Err(format!(
+                "the policy asks for the user `{name}`, which is root"
+            ));
+        }
+        if name != "nobody"
+            && !caller.is_root()
+            && !grants()?.sandbox_users.iter().any(|u| u == name)
+        {
+            return Err(format!(
+                "the policy asks for the user `{name}`, which root has not allowed for this \
+                 copy; install it with `boxed install --sandbox-user {name}`"
+            ));
+        }
+        identity
+    };
+    if identity.uid.is_root() || identity.gid.as_raw() == 0 {
+        return Err("the sandbox identity has uid or gid 0".into());
+    }
+    if identity.uid == caller {
+        return Err("the sandbox identity is the caller's own uid".into());
+    }
+    Ok(identity)
+}
+
+/// A user and its primary group, read from `/etc/passwd` without NSS modules.
+fn user_from_passwd(name: &str) -> Step<Identity> {
     let passwd = step("reading /etc/passwd", fs::read_to_string("/etc/passwd"))?;
     let fields: Vec<&str> = passwd
         .lines()
-        .find(|line| line.starts_with("nobody:"))
-        .ok_or("/etc/passwd has no user `nobody`")?
-        .split(':')
-        .collect();
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&name))
+        .ok_or_else(|| format!("/etc/passwd has no user `{name}`"))?;
     let number = |index: usize| -> Step<u32> {
         fields
             .get(index)
             .and_then(|field| field.parse().ok())
-            .ok_or_else(|| "the `nobody` line of /etc/passwd is malformed".to_string())
+            .ok_or_else(|| format!("the `{name}` line of /etc/passwd is malformed"))
     };
-    let (uid, gid) = (number(2)?, number(3)?);
-    if uid == 0 || gid == 0 {
-        return Err("`nobody` has uid or gid 0 in /etc/passwd".into());
-    }
     Ok(Identity {
-        uid: Uid::from_raw(uid),
-        gid: Gid::from_raw(gid),
+        uid: Uid::from_raw(number(2)?),
+        gid: Gid::from_raw(number(3)?),
     })
 }
 
@@ -120,8 +179,8 @@ pub(crate) fn drop_sandbox(identity: Identity, caller: Uid, supervisor: Pid) -> 
 
 /// For a copy started directly: all the way down to nobody, in one process.
 pub(crate) fn drop_completely() -> Step {
-    let identity = sandbox_identity()?;
     let caller = unistd::getuid();
+    let identity = sandbox_identity(&Policy::new(), caller)?;
     drop_supervisor(identity)?;
     step(
         "setresuid(nobody)",

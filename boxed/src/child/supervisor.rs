@@ -49,25 +49,17 @@ pub(crate) fn run(version: &OsStr) -> ! {
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
         .iter()
         .all(|&fd| is_pipe(fd));
-    let identity = privileges::sandbox_identity();
-    let dropped = identity.and_then(|identity| {
-        let caller = unistd::getuid();
-        privileges::drop_supervisor(identity).map(|()| (identity, caller))
-    });
     if !protocol_ok {
-        // Started by someone else. The drop above already ran, so whatever it achieved,
-        // nothing but this message runs before the exit.
+        // Started by someone else: drop everything, then say so.
+        let _ = privileges::drop_completely();
         fail(
             REFUSED,
             "this process was not started by the boxed library (its protocol pipes are \
              missing); it runs nothing",
         );
     }
-    let (identity, caller) = match dropped {
-        Ok(dropped) => dropped,
-        Err(message) => answer_and_exit(DROP_FAILED, Failure::Privileges(message)),
-    };
     if version != PROTOCOL {
+        let _ = privileges::drop_completely();
         answer_and_exit(
             REFUSED,
             Failure::Protocol(format!(
@@ -75,10 +67,25 @@ pub(crate) fn run(version: &OsStr) -> ! {
             )),
         );
     }
+    // The policy decides the sandbox's identity, so it is read before the drop. Only
+    // this runtime's bounded JSON parser runs while the process is still privileged.
+    let caller = unistd::getuid();
     let mut request = sys::take_descriptor(REQUEST_FD);
     let policy = match wire::read_policy(&mut request) {
         Ok(policy) => policy,
-        Err(failure) => answer_and_exit(REFUSED, failure),
+        Err(failure) => {
+            let _ = privileges::drop_completely();
+            answer_and_exit(REFUSED, failure)
+        }
+    };
+    let dropped = privileges::sandbox_identity(&policy, caller)
+        .and_then(|identity| privileges::drop_supervisor(identity).map(|()| identity));
+    let identity = match dropped {
+        Ok(identity) => identity,
+        Err(message) => {
+            let _ = privileges::drop_completely();
+            answer_and_exit(DROP_FAILED, Failure::Privileges(message))
+        }
     };
     if let Err(error) = prctl::set_child_subreaper(true) {
         answer_and_exit(
