@@ -166,29 +166,31 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Response>> {
     if !read_exact_or_eof(input, &mut header)? {
         return Ok(None);
     }
-    let length = u64::from_le_bytes(header[1..].try_into().expect("8 bytes"));
-    let length = usize::try_from(length)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame length overflows"))?;
-    let mut payload = Vec::new();
-    let read = input.take(length as u64).read_to_end(&mut payload)?;
-    if read < length {
-        return Ok(None);
-    }
-    match header[0] {
-        TAG_RESULT => Ok(Some(Response::Result(payload))),
-        TAG_FAILURE => serde_json::from_slice(&payload)
-            .map(|failure| Some(Response::Failure(failure)))
-            .map_err(|error| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("malformed failure frame: {error}"),
-                )
-            }),
-        tag => Err(io::Error::new(
+    let tag = header[0];
+    if tag != TAG_RESULT && tag != TAG_FAILURE {
+        // Said before the payload is read: a forged header may announce any length.
+        return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("unknown frame tag {tag:#04x}"),
-        )),
+        ));
     }
+    let length = u64::from_le_bytes(header[1..].try_into().expect("8 bytes"));
+    let mut payload = Vec::new();
+    let read = input.take(length).read_to_end(&mut payload)?;
+    if (read as u64) < length {
+        return Ok(None);
+    }
+    if tag == TAG_RESULT {
+        return Ok(Some(Response::Result(payload)));
+    }
+    serde_json::from_slice(&payload)
+        .map(|failure| Some(Response::Failure(failure)))
+        .map_err(|error| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("malformed failure frame: {error}"),
+            )
+        })
 }
 
 /// Fills `buf`, or returns `Ok(false)` if the input ends first.

@@ -256,3 +256,42 @@ fn writing_to_stdout_and_stderr_cannot_forge_the_result() {
     e2e();
     assert_eq!(forge(7), 7);
 }
+
+/// What a compromised function can do to the response pipe (descriptor 4 in the child):
+/// write garbage on it, or close it and keep running.
+#[sandboxed]
+fn sabotage(how: String) -> u32 {
+    use std::os::fd::FromRawFd;
+    // SAFETY: descriptor 4 is the sandbox's response pipe; taking it over is the attack.
+    let mut pipe = unsafe { std::fs::File::from_raw_fd(4) };
+    match how.as_str() {
+        "garbage" => {
+            use std::io::Write;
+            pipe.write_all(b"Zthis is not a frame").unwrap();
+            7
+        }
+        "close" => {
+            drop(pipe);
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            7
+        }
+        _ => 7,
+    }
+}
+
+#[test]
+fn garbage_on_the_response_pipe_is_a_protocol_error() {
+    e2e();
+    let error = boxed::try_call(|| sabotage("garbage".into())).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+}
+
+#[test]
+fn a_child_that_closes_its_response_pipe_is_ended_not_waited_for() {
+    e2e();
+    // The sandbox would sleep for an hour; the caller sees the pipe close, the supervisor
+    // kills the sandbox, and the call fails at once with the signal that ended it.
+    let error = boxed::try_call(|| sabotage("close".into())).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Signal, "{error}");
+    assert_eq!(error.signal(), Some(libc::SIGKILL));
+}
