@@ -53,6 +53,9 @@ for exe in "$stage"/bin/e2e_* "$stage/bin/boxed-test-caller" "$stage/bin/quickst
     installed+=("$exe")
 done
 
+echo "== what this kernel enforces (boxed doctor)"
+"$stage/bin/boxed" doctor || { echo "this kernel lacks a confinement layer the tests need" >&2; exit 1; }
+
 export BOXED_E2E_STAGE="$stage" BOXED_E2E_CALLER="$caller" BOXED_E2E_OTHER="$other"
 failed=()
 suite() {

@@ -43,6 +43,7 @@ mod error;
 mod policy;
 mod registry;
 pub mod setup;
+mod support;
 mod sys;
 mod wire;
 
@@ -53,6 +54,7 @@ pub mod __private;
 pub use caller::try_call;
 pub use error::{Error, ErrorKind, PanicLocation};
 pub use policy::{Enforcement, Policy};
+pub use support::{KernelSupport, kernel_support};
 
 /// Runs every call of the function in a fresh child process, as `nobody`.
 ///

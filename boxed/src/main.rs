@@ -9,13 +9,15 @@ const USAGE: &str = "\
 usage: boxed install   [--user USER] [--sandbox-user NAME]... [--unique-uids] EXE
        boxed status    [--user USER] EXE
        boxed uninstall [--user USER] EXE
+       boxed doctor
 
 install    as root, once per build of EXE: create the setcap'd copy that sandboxed calls
            of EXE run through, for USER (default: the owner of EXE); --sandbox-user
            lets policies run sandboxes as NAME besides nobody, --unique-uids lets them
            ask for a uid of their own per sandbox
 status     say whether that copy is present and current; exits 0 only when it is
-uninstall  as root: remove that copy";
+uninstall  as root: remove that copy
+doctor     say which confinement layers this kernel enforces";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,15 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
     let (command, rest) = args.split_first().ok_or(USAGE)?;
+    if command == "doctor" {
+        let support = boxed::kernel_support();
+        println!("{support}");
+        return Ok(if support.complete() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let mut user = None;
     let mut exe = None;
     let mut grants = setup::Grants::default();

@@ -175,3 +175,19 @@ pub fn seccomp_mode() -> i32 {
     // SAFETY: PR_GET_SECCOMP takes no pointer and only returns a number.
     unsafe { libc::prctl(libc::PR_GET_SECCOMP) }
 }
+
+/// The Landlock ABI version the kernel offers, or `None` without Landlock.
+pub fn landlock_abi() -> Option<u32> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute pointer, size 0 and the version flag, the call only
+    // returns a number and creates nothing.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    u32::try_from(version).ok().filter(|&v| v > 0)
+}
