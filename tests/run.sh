@@ -49,7 +49,8 @@ for entry in "${e2e[@]}"; do
     cp "${entry#* }" "$stage/bin/${entry%% *}"
 done
 for exe in "$stage"/bin/e2e_* "$stage/bin/boxed-test-caller" "$stage/bin/quickstart"; do
-    "$stage/bin/boxed" install --user "$caller" "$exe"
+    # e2e_identity runs sandboxes as $other and under unique uids, which root allows here.
+    "$stage/bin/boxed" install --user "$caller" --sandbox-user "$other" --unique-uids "$exe"
     installed+=("$exe")
 done
 
@@ -78,6 +79,7 @@ for exe in "$stage"/bin/e2e_*; do
     suite "$(basename "$exe") (as $caller, through its setcap'd copy)" \
         runuser -u "$caller" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$caller_home" \
         BOXED_E2E_STAGE="$stage" BOXED_E2E_WORK="$stage/work" BOXED_E2E_SECRET="$secret" \
+        BOXED_E2E_OTHER="$other" \
         sh -c 'cd "$BOXED_E2E_WORK" && exec "$0" "$@"' "$exe"
 done
 

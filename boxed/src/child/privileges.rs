@@ -84,6 +84,11 @@ pub(crate) fn sandbox_identity(policy: &Policy, caller: Uid) -> Step<Identity> {
                 "the policy asks for the user `{name}`, which is root"
             ));
         }
+        if identity.uid == caller {
+            return Err(format!(
+                "the policy asks for the user `{name}`, which is the caller's own uid"
+            ));
+        }
         if name != "nobody"
             && !caller.is_root()
             && !grants()?.sandbox_users.iter().any(|u| u == name)
