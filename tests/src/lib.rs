@@ -70,3 +70,26 @@ pub fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> boo
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The system trees a sandbox needs to run a dynamically linked system program: the
+/// programs and libraries (`/bin`, `/lib` and `/lib64` may be links into `/usr`), and
+/// `/etc` for the dynamic loader's cache and the user and group databases. Every file
+/// in them a sandbox can read is world-readable; none is the caller's.
+pub const SYSTEM_TREES: &[&str] = &["/usr", "/bin", "/lib", "/lib64", "/etc"];
+
+/// Room left in `max_processes` for processes that are not the test's own.
+/// `RLIMIT_NPROC` counts every process of the sandbox's uid on the machine, so every
+/// other `nobody` sandbox alive at the time (the other tests of the binary, which run in
+/// parallel, and other runs of the suite) takes from the same budget.
+pub const OTHER_SANDBOXES: u64 = 64;
+
+/// A policy under which a sandbox may run system programs: read (and execute) access
+/// to [`SYSTEM_TREES`], and `own` processes at once, the sandbox itself included, plus
+/// [`OTHER_SANDBOXES`]. Nothing of the caller's is granted: a test adds that itself.
+pub fn running_programs(own: u64) -> boxed::Policy {
+    SYSTEM_TREES
+        .iter()
+        .filter(|tree| std::path::Path::new(tree).exists())
+        .fold(boxed::Policy::new(), |policy, tree| policy.read(tree))
+        .max_processes(own + OTHER_SANDBOXES)
+}

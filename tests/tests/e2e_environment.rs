@@ -1,6 +1,12 @@
 //! What the child inherits from the caller, end to end: no environment but `PATH`, no
 //! descriptor but its standard streams (stdin being `/dev/null`), no working directory,
 //! umask, session or dumpability of the caller's, and no gain from a setuid-root binary.
+//!
+//! The sandbox's default policy lets it start no process (the syscall filter) and read
+//! no program (Landlock). The tests that run a program grant, through `boxed::Policy`,
+//! exactly that: the system trees and the program, and a few processes. What they prove
+//! then rests on the privilege drop (the empty environment, `no_new_privs`), not on a
+//! confinement layer that would stop the program from running at all.
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -8,7 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use boxed::sandboxed;
-use boxed_tests::{e2e, errno_name, status_field};
+use boxed_tests::{e2e, errno_name, running_programs, status_field};
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +27,10 @@ struct Environment {
     passed_on: String,
     /// `/proc/self/environ` as it is: unreadable, the child being non-dumpable.
     sealed: Result<Vec<u8>, String>,
-    /// `/proc/self/environ` once the child made itself dumpable again, which any process
-    /// may do: the block the child was started with.
+    /// What `PR_SET_DUMPABLE 1` gave: the syscall filter refuses it.
+    redump: Result<(), String>,
+    /// The block the child was started with, which `/proc/self/environ` would show: read
+    /// from the child's own memory, since it cannot make itself dumpable again.
     environ: Result<Vec<u8>, String>,
 }
 
@@ -40,13 +48,46 @@ fn environment() -> Environment {
         .output()
         .expect("running /usr/bin/env");
     let sealed = errno_name(std::fs::read("/proc/self/environ"));
-    nix::sys::prctl::set_dumpable(true).expect("PR_SET_DUMPABLE 1");
+    let redump = errno_name(nix::sys::prctl::set_dumpable(true).map_err(std::io::Error::from));
     Environment {
         vars,
         passed_on: String::from_utf8_lossy(&env.stdout).into_owned(),
         sealed,
-        environ: errno_name(std::fs::read("/proc/self/environ")),
+        redump,
+        environ: environment_block(),
     }
+}
+
+/// The environment block the kernel built for this process at `execve`, the bytes
+/// `/proc/self/environ` shows: read from the process's own memory, between `env_start`
+/// and `env_end` (fields 50 and 51 of `/proc/self/stat`, which the kernel always fills
+/// in for the process itself, dumpable or not).
+fn environment_block() -> Result<Vec<u8>, String> {
+    let stat = errno_name(std::fs::read_to_string("/proc/self/stat"))?;
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .ok_or_else(|| format!("/proc/self/stat has no `)`: {stat}"))?
+        .1
+        .split_whitespace()
+        .collect();
+    // Field 3 of proc_pid_stat(5) is the first after the command's `)`.
+    let field = |number: usize| -> Result<usize, String> {
+        fields
+            .get(number - 3)
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| format!("/proc/self/stat has no field {number}: {stat}"))
+    };
+    let (start, end) = (field(50)?, field(51)?);
+    if start == 0 || end <= start {
+        return Err(format!(
+            "/proc/self/stat gives no environment: {start:#x}..{end:#x}"
+        ));
+    }
+    // SAFETY: [start, end) is the environment block the kernel copied onto this process's
+    // initial stack at execve; that memory stays mapped and readable for the life of the
+    // process, and no other thread writes it.
+    let block = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+    Ok(block.to_vec())
 }
 
 /// Whether `haystack` contains `needle`.
@@ -64,12 +105,16 @@ fn the_callers_environment_does_not_reach_the_child() {
     let own = std::fs::read("/proc/self/environ").unwrap();
     assert!(contains(&own, env.secret.as_bytes()));
 
+    // The child may run /usr/bin/env (read on the system trees, and a process more); it
+    // is not granted the caller's environment in any way, so what keeps the secret out is
+    // the privilege drop, not Landlock or the syscall filter.
     let Environment {
         vars,
         passed_on,
         sealed,
+        redump,
         environ,
-    } = environment();
+    } = running_programs(2).run(environment);
     let names: Vec<&str> = vars.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["PATH"], "the child's environment: {vars:?}");
     assert!(!vars[0].1.contains(&env.secret));
@@ -80,9 +125,12 @@ fn the_callers_environment_does_not_reach_the_child() {
         "what env printed"
     );
 
-    // A non-dumpable process's /proc entries belong to root.
+    // A non-dumpable process's /proc entries belong to root (Landlock grants /proc/self,
+    // so the refusal is the entry's owner and mode).
     assert_eq!(sealed, Err("EACCES".to_string()));
-    let environ = environ.expect("the child reads its /proc/self/environ once dumpable");
+    // And the child cannot make itself dumpable again to read it.
+    assert_eq!(redump, Err("EPERM".to_string()));
+    let environ = environ.expect("the child reads its environment block from its memory");
     assert!(
         !contains(&environ, env.secret.as_bytes()),
         "the secret is in the child's /proc/self/environ: {}",
@@ -281,7 +329,13 @@ fn a_setuid_root_binary_gives_the_child_nothing() {
         suid_id.display()
     );
 
-    let (success, stdout, stderr) = run(&suid_id).expect("the child runs the program");
+    // The child may run the binary (read on the system trees and on suid-id, and a
+    // process more), so what keeps it from gaining root is no_new_privs, not Landlock or
+    // the syscall filter.
+    let (success, stdout, stderr) = running_programs(2)
+        .read(&suid_id)
+        .run(|| run(&suid_id))
+        .expect("the child runs the program");
     assert!(success, "suid-id failed in the child: {stderr}");
     assert!(stdout.starts_with("uid=65534("), "{stdout}");
     assert!(!stdout.contains("euid="), "{stdout}");

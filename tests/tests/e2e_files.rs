@@ -3,13 +3,20 @@
 //! caller's supplementary groups may read, and it cannot create, write, rename, chmod or
 //! delete anything in a directory of the caller. Every refusal is checked against the
 //! same action by the caller, which succeeds.
+//!
+//! The sandbox's default policy lets it open none of these files (Landlock), which would
+//! refuse every attempt here before the file's owner and mode are even looked at. So each
+//! test grants, through `boxed::Policy`, read or write access to exactly the tree it
+//! uses, and checks in the same sandbox a control that the grant lets through: what then
+//! refuses the attack is the uid layer (the sandbox is `nobody`, in no group of the
+//! caller's), not Landlock.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use boxed::sandboxed;
+use boxed::{Policy, sandboxed};
 use boxed_tests::{e2e, errno_name};
 use nix::unistd::{Gid, Group, chown, getgid, getgroups, getuid};
 
@@ -37,11 +44,19 @@ fn create_new(path: &Path) -> Result<(), String> {
     )
 }
 
-/// Every way of changing `victim` or its directory `dir`, and what each gave.
+/// Every way of changing `victim` or its directory `dir`, and what each gave; then the
+/// controls: the same kinds of change to `open_file` and in `open_dir`, which the caller
+/// made world-writable in the same granted tree.
 #[sandboxed]
-fn tamper(dir: &Path, victim: &Path) -> Vec<(String, Result<String, String>)> {
+fn tamper(
+    dir: &Path,
+    victim: &Path,
+    open_file: &Path,
+    open_dir: &Path,
+) -> Vec<(String, Result<String, String>)> {
     let done = |result: std::io::Result<()>| errno_name(result).map(|()| String::new());
     let open = |options: &mut OpenOptions| done(options.open(victim).map(drop));
+    let open_control = |options: &mut OpenOptions| done(options.open(open_file).map(drop));
     vec![
         // The control: the file itself is within reach.
         ("read".into(), errno_name(fs::read_to_string(victim))),
@@ -72,6 +87,30 @@ fn tamper(dir: &Path, victim: &Path) -> Vec<(String, Result<String, String>)> {
         (
             "create beside".into(),
             done(fs::write(dir.join("created-by-sandbox"), "x")),
+        ),
+        // The controls: the policy lets the sandbox write wherever the modes allow it.
+        (
+            "control: open a world-writable file for writing".into(),
+            open_control(OpenOptions::new().write(true)),
+        ),
+        (
+            "control: open it truncating".into(),
+            open_control(OpenOptions::new().write(true).truncate(true)),
+        ),
+        (
+            "control: create in a world-writable directory".into(),
+            done(fs::write(open_dir.join("created"), "x")),
+        ),
+        (
+            "control: rename in it".into(),
+            done(fs::rename(
+                open_dir.join("created"),
+                open_dir.join("renamed"),
+            )),
+        ),
+        (
+            "control: delete in it".into(),
+            done(fs::remove_file(open_dir.join("renamed"))),
         ),
     ]
 }
@@ -156,7 +195,10 @@ fn files_of_the_caller_and_its_groups_are_unreadable() {
         );
     }
 
-    let read = read_each(&paths);
+    // Landlock lets the sandbox read the whole directory, so what refuses the first three
+    // is the uid layer; the last one, which every user may read, is the control that the
+    // grant lets reads through.
+    let read = Policy::new().read(&dir).run(|| read_each(&paths));
     assert_eq!(read.len(), cases.len());
     for (((name, _, _, expected), content), outcome) in cases.iter().zip(&contents).zip(read) {
         let expected = expected.clone().map(|()| content.clone());
@@ -177,8 +219,26 @@ fn nothing_can_be_created_in_the_callers_home() {
     assert_eq!(meta.mode() & 0o002, 0, "HOME must not be world-writable");
     let path = home.join(format!(".boxed-e2e-files-{}", std::process::id()));
     let _ = fs::remove_file(&path);
+    // The control: a directory of the caller in HOME that every user may write.
+    let open_dir = home.join(format!(".boxed-e2e-files-open-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&open_dir);
+    fs::create_dir(&open_dir).unwrap_or_else(|e| panic!("{}: {e}", open_dir.display()));
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let control = open_dir.join("created-by-sandbox");
 
-    assert_eq!(create_new(&path), Err("EACCES".to_string()));
+    // Landlock lets the sandbox create files anywhere in HOME (the control shows it), so
+    // what refuses the creation in HOME itself is the uid layer.
+    let (refused, allowed) = Policy::new()
+        .write(&home)
+        .run(|| (create_new(&path), create_new(&control)));
+    fs::remove_dir_all(&open_dir).unwrap();
+    assert_eq!(
+        allowed,
+        Ok(()),
+        "the control: creating {}",
+        control.display()
+    );
+    assert_eq!(refused, Err("EACCES".to_string()));
     assert!(
         fs::symlink_metadata(&path).is_err(),
         "{} exists after the refused creation",
@@ -212,8 +272,21 @@ fn a_file_in_the_callers_directory_cannot_be_changed() {
     );
     let victim = dir.join("files-victim");
     let content = fixture(&victim, 0o644, getgid());
+    // The controls, in the same directory: a file and a directory every user may write.
+    let open_file = dir.join("files-open-file");
+    fixture(&open_file, 0o666, getgid());
+    let open_dir = dir.join("files-open-dir");
+    let _ = fs::remove_dir_all(&open_dir);
+    fs::create_dir(&open_dir).unwrap_or_else(|e| panic!("{}: {e}", open_dir.display()));
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
 
-    let outcomes = tamper(dir, &victim);
+    // Landlock lets the sandbox read and write the whole directory (the controls show
+    // it), so what refuses each change to the victim is the uid layer.
+    let outcomes = Policy::new()
+        .write(dir)
+        .run(|| tamper(dir, &victim, &open_file, &open_dir));
+    fs::remove_file(&open_file).unwrap();
+    fs::remove_dir_all(&open_dir).unwrap();
     let expected: Vec<(String, Result<String, String>)> = [
         ("read", Ok(content.as_str())),
         ("open for writing", Err("EACCES")),
@@ -223,6 +296,11 @@ fn a_file_in_the_callers_directory_cannot_be_changed() {
         ("chmod", Err("EPERM")),
         ("delete", Err("EACCES")),
         ("create beside", Err("EACCES")),
+        ("control: open a world-writable file for writing", Ok("")),
+        ("control: open it truncating", Ok("")),
+        ("control: create in a world-writable directory", Ok("")),
+        ("control: rename in it", Ok("")),
+        ("control: delete in it", Ok("")),
     ]
     .into_iter()
     .map(|(what, outcome)| {
