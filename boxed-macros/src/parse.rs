@@ -42,18 +42,18 @@ pub fn options(args: TokenStream) -> syn::Result<Options> {
                 "timeout" => set(
                     &meta,
                     &mut options.timeout,
-                    duration(&meta.value()?.parse()?)?,
+                    duration(&quoted(&meta, "2s")?)?,
                 ),
                 "cpu_time" => set(
                     &meta,
                     &mut options.cpu_time,
-                    duration(&meta.value()?.parse()?)?,
+                    duration(&quoted(&meta, "2s")?)?,
                 ),
-                "memory" => set(&meta, &mut options.memory, size(&meta.value()?.parse()?)?),
+                "memory" => set(&meta, &mut options.memory, size(&quoted(&meta, "256MiB")?)?),
                 "max_file_size" => set(
                     &meta,
                     &mut options.max_file_size,
-                    size(&meta.value()?.parse()?)?,
+                    size(&quoted(&meta, "256MiB")?)?,
                 ),
                 "max_open_files" => set(
                     &meta,
@@ -150,6 +150,21 @@ fn set<T>(
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// The option's value as a string literal; anything else is an error that shows the form.
+fn quoted(meta: &syn::meta::ParseNestedMeta, example: &str) -> syn::Result<LitStr> {
+    let path = &meta.path;
+    let key = quote::quote!(#path).to_string();
+    match meta.value()?.parse::<syn::Lit>()? {
+        syn::Lit::Str(lit) => Ok(lit),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!(
+                "`{key}` takes a quoted value with its unit, for example `{key} = \"{example}\"`"
+            ),
+        )),
+    }
 }
 
 /// `"250ms"`, `"2s"`, `"5m"`, `"1h"`, as nanoseconds.

@@ -127,8 +127,9 @@ impl Policy {
         self
     }
 
-    /// Whether the sandbox may open TCP and UDP sockets; default `false`. Raw, packet,
-    /// netlink, vsock and unix-domain sockets stay closed either way.
+    /// Whether the sandbox may open TCP and UDP sockets over IPv4 and IPv6; default
+    /// `false`. Every other socket (raw, packet, ICMP, MPTCP, SCTP, netlink, vsock, unix
+    /// domain) stays closed either way; `socketpair` of unix sockets is always allowed.
     pub fn network(mut self, allowed: bool) -> Self {
         self.network = allowed;
         self

@@ -12,6 +12,9 @@ pub use crate::caller::call;
 pub use crate::registry::{Entry, SANDBOXED};
 pub use linkme;
 
+/// The protocol version this build speaks, the value of the child's marker variable.
+pub use crate::wire::PROTOCOL;
+
 use crate::Error;
 
 /// What the child-side glue returns: the encoded result, or what went wrong.

@@ -626,7 +626,7 @@ fn the_copy_ignores_ld_preload_and_ld_audit() {
 /// `request`, and returns the raw response bytes and how the process ended.
 fn fake_protocol(user: &str, copy: &Path, request: &[u8]) -> (Vec<u8>, Output) {
     // Every end is close-on-exec and numbered 10 or above, so placing the child's ends
-    // at 3, 4 and 5 never overwrites another one, and no other child inherits them.
+    // at 3, 4, 5 and 6 never overwrites another one, and no other child inherits them.
     let pipe = || -> (OwnedFd, OwnedFd) {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
         let high = |fd: OwnedFd| -> OwnedFd {
@@ -639,7 +639,13 @@ fn fake_protocol(user: &str, copy: &Path, request: &[u8]) -> (Vec<u8>, Output) {
     let (request_read, request_write) = pipe();
     let (response_read, response_write) = pipe();
     let (lifeline_read, lifeline_write) = pipe();
-    let mut command = user_command(user, copy, &[], &[("BOXED_SANDBOX", "1")]);
+    let (report_read, report_write) = pipe();
+    let mut command = user_command(
+        user,
+        copy,
+        &[],
+        &[("BOXED_SANDBOX", boxed::__private::PROTOCOL)],
+    );
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -648,6 +654,7 @@ fn fake_protocol(user: &str, copy: &Path, request: &[u8]) -> (Vec<u8>, Output) {
         request_read.as_raw_fd(),
         response_write.as_raw_fd(),
         lifeline_read.as_raw_fd(),
+        report_write.as_raw_fd(),
     ];
     let place = move || -> std::io::Result<()> {
         for (target, fd) in (3..).zip(fds) {
@@ -665,15 +672,23 @@ fn fake_protocol(user: &str, copy: &Path, request: &[u8]) -> (Vec<u8>, Output) {
         command.pre_exec(place);
     }
     let child = command.spawn().expect("start the copy through runuser");
-    drop((request_read, response_write, lifeline_read));
+    drop((request_read, response_write, lifeline_read, report_write));
+    // The request starts with the policy, as the library sends it: the default one.
+    let policy = serde_json::to_vec(&boxed::Policy::new()).unwrap();
+    let mut header = (policy.len() as u32).to_le_bytes().to_vec();
+    header.extend_from_slice(&policy);
     // A child that refuses before reading makes this write fail; its answer says more.
-    let _ = File::from(request_write).write_all(request);
+    let mut request_pipe = File::from(request_write);
+    let _ = request_pipe.write_all(&header);
+    let _ = request_pipe.write_all(request);
+    drop(request_pipe);
     let mut response = Vec::new();
     File::from(response_read)
         .read_to_end(&mut response)
         .expect("read the response");
     drop(lifeline_write);
     let out = child.wait_with_output().unwrap();
+    drop(report_read);
     (response, out)
 }
 

@@ -126,8 +126,11 @@ fn root_files_stay_closed_to_the_sandbox_of_a_root_caller() {
         let file = dir.0.join(name);
         fs::write(&file, "secret").unwrap();
         fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        // The directory is granted read and write, so that the file modes (root's
+        // ownership against the sandbox's nobody) are what refuse, not Landlock.
+        let granted = boxed::Policy::new().write(&dir.0);
         assert_eq!(
-            touch_root_file(&file),
+            granted.run(|| touch_root_file(&file)),
             (read.to_string(), "PermissionDenied".to_string()),
             "{name}, mode {mode:o}"
         );

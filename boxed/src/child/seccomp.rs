@@ -137,21 +137,29 @@ fn denied(policy: &Policy, own_pid: i32) -> BTreeMap<i64, Vec<SeccompRule>> {
             rule(vec![cond(0, Len::Dword, Op::Eq, libc::PR_SET_MM as u64)]),
         ],
     );
-    // Sockets: none without network; with it, TCP and UDP over IPv4 and IPv6 only.
+    // Sockets: none without network; with it, TCP and UDP over IPv4 and IPv6 only: the
+    // domain, the type (low 4 bits; the rest are flags) and the protocol must all be
+    // among those, so raw, packet, ICMP, MPTCP, SCTP, UDP-Lite and the rest stay closed.
     let socket_rules = if policy.network {
-        vec![
+        let mut rules = vec![
             rule(vec![
                 cond(0, Len::Dword, Op::Ne, libc::AF_INET as u64),
                 cond(0, Len::Dword, Op::Ne, libc::AF_INET6 as u64),
             ]),
-            rule(vec![cond(
-                1,
-                Len::Dword,
-                Op::MaskedEq(0xf),
-                libc::SOCK_RAW as u64,
-            )]),
-            rule(vec![cond(1, Len::Dword, Op::MaskedEq(0xf), SOCK_PACKET)]),
-        ]
+            rule(vec![
+                cond(2, Len::Dword, Op::Ne, 0),
+                cond(2, Len::Dword, Op::Ne, libc::IPPROTO_TCP as u64),
+                cond(2, Len::Dword, Op::Ne, libc::IPPROTO_UDP as u64),
+            ]),
+        ];
+        let stream = libc::SOCK_STREAM as u64;
+        let datagram = libc::SOCK_DGRAM as u64;
+        rules.extend(
+            (0..16u64)
+                .filter(|&kind| kind != stream && kind != datagram)
+                .map(|kind| rule(vec![cond(1, Len::Dword, Op::MaskedEq(0xf), kind)])),
+        );
+        rules
     } else {
         Vec::new()
     };
@@ -200,9 +208,6 @@ fn deny_filter(policy: &Policy, own_pid: i32) -> Result<SeccompFilter, String> {
     )
     .map_err(|e| format!("building the deny filter failed: {e}"))
 }
-
-/// The obsolete packet socket type, still accepted by the kernel.
-const SOCK_PACKET: u64 = 10;
 
 const NAMESPACE_FLAGS: &[u64] = &[
     libc::CLONE_NEWNS as u64,
