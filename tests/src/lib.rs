@@ -93,3 +93,85 @@ pub fn running_programs(own: u64) -> boxed::Policy {
         .fold(boxed::Policy::new(), |policy, tree| policy.read(tree))
         .max_processes(own + OTHER_SANDBOXES)
 }
+
+/// The fields of `/proc/<pid>/stat` the tests use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The command name, without the parentheses.
+    pub comm: String,
+    /// `R`, `S`, `Z`, ...
+    pub state: char,
+    /// The parent's pid.
+    pub ppid: i32,
+    /// The session id.
+    pub session: i32,
+    /// Start time in clock ticks after boot; with the pid, it names one process.
+    pub start: u64,
+}
+
+/// `/proc/<pid>/stat` of a process, if it exists.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 3 (state), 4 (ppid), 6 (session) and 22 (starttime) of proc_pid_stat(5).
+    Some(ProcStat {
+        comm,
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Whether the process `pid` that started at `start` still runs (a zombie runs nothing).
+pub fn still_running(pid: i32, start: u64) -> bool {
+    proc_stat(pid).is_some_and(|s| s.start == start && !matches!(s.state, 'Z' | 'X'))
+}
+
+/// The pids of every running process whose session is `session`.
+pub fn running_in_session(session: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .expect("listing /proc")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            proc_stat(pid).is_some_and(|s| s.session == session && !matches!(s.state, 'Z' | 'X'))
+        })
+        .collect()
+}
+
+/// The real uid of process `pid`, if it exists.
+pub fn real_uid(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&status, "Uid")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Makes the tests of one binary that take it run one at a time. Every sandbox runs as
+/// `nobody`, and `RLIMIT_NPROC` counts all of nobody's processes, so a test that limits
+/// or counts processes must not run beside another sandbox of the same binary.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A new, empty directory `name` in `parent` with mode 0777, so that the sandbox's user
+/// may create files in it when the policy grants it; a leftover of an earlier run is
+/// removed first.
+pub fn open_directory(parent: &std::path::Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = parent.join(name);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => panic!("removing an old {}: {error}", dir.display()),
+    }
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.display()));
+    dir
+}
