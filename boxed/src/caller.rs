@@ -4,20 +4,18 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::panic::{self, AssertUnwindSafe};
-use std::process::{Command, Stdio};
 
-use nix::fcntl::OFlag;
-use nix::unistd::pipe2;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
 use crate::policy::{self, Policy};
-use crate::wire::{self, CHILD_PATH, Ending, Failure, MARKER_VAR, PROTOCOL, Report, Response};
-use crate::{setup, sys};
+use nix::sys::wait::WaitStatus;
+
+use crate::setup;
+use crate::spawn::{self, Child};
+use crate::wire::{self, Ending, Failure, Report, Response};
 
 /// Runs the sandboxed function `name` on `args` in a fresh child and returns its result.
 ///
@@ -55,28 +53,21 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
         .into()
     };
 
-    let (request_read, request_write) = pipe().map_err(io_error)?;
-    let (response_read, response_write) = pipe().map_err(io_error)?;
-    let (lifeline_read, lifeline_write) = pipe().map_err(io_error)?;
-    let (report_read, report_write) = pipe().map_err(io_error)?;
-    let mut command = Command::new(&program);
-    command
-        .arg0(format!("boxed: {function}"))
-        .env_clear()
-        .env("PATH", CHILD_PATH)
-        .env(MARKER_VAR, PROTOCOL)
-        .stdin(Stdio::null())
-        .current_dir("/");
-    sys::map_child_descriptors(
-        &mut command,
+    let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
+    let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
+    let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
+    let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
+    let child = Child::start(
+        &program,
+        &format!("boxed: {function}"),
         [
-            request_read.as_raw_fd(),
-            response_write.as_raw_fd(),
-            lifeline_read.as_raw_fd(),
-            report_write.as_raw_fd(),
+            &request_read,
+            &response_write,
+            &lifeline_read,
+            &report_write,
         ],
-    );
-    let mut child = command.spawn().map_err(|source| Repr::Spawn {
+    )
+    .map_err(|source| Repr::Spawn {
         function: function.clone(),
         program: program.clone(),
         source,
@@ -115,20 +106,19 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
         .into()),
         Ok(None) => Err(match limit_exceeded(policy, report.as_ref()) {
             Some(kind) => Repr::Limit { function, kind },
-            None => match (status.signal(), status.code()) {
-                (Some(signal), _) => Repr::Signal {
+            None => match status {
+                WaitStatus::Signaled(_, signal, _) => Repr::Signal {
                     function,
-                    signal,
-                    name: nix::sys::signal::Signal::try_from(signal)
-                        .map_or("unknown", |s| s.as_str()),
+                    signal: signal as i32,
+                    name: signal.as_str(),
                 },
-                (None, Some(code)) => match sent {
+                WaitStatus::Exited(_, code) => match sent {
                     Err(source) if code == 0 => Repr::Io { function, source },
                     _ => Repr::NoAnswer { function, code },
                 },
-                (None, None) => Repr::Protocol {
+                other => Repr::Protocol {
                     function,
-                    message: format!("the child ended with status {status}"),
+                    message: format!("the child ended with status {other:?}"),
                 },
             },
         }
@@ -181,10 +171,6 @@ fn from_failure(function: String, failure: Failure, policy_memory: u64) -> Error
         Failure::Protocol(message) => Repr::Protocol { function, message },
     }
     .into()
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(pipe2(OFlag::O_CLOEXEC)?)
 }
 
 thread_local! {

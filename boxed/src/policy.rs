@@ -120,8 +120,10 @@ impl Policy {
     }
 
     /// How many processes the sandbox may consist of, itself included; default 1 (no
-    /// child process may be started). Above 1 it is `RLIMIT_NPROC`, which the kernel
-    /// counts per user, over every process of the sandbox identity, threads included.
+    /// child process may be started, enforced by the syscall filter). Above 1 it is
+    /// `RLIMIT_NPROC`, which the kernel counts per user, over every process and thread
+    /// of the sandbox identity: exact with [`unique_uid`](Policy::unique_uid), shared
+    /// with other sandboxes as `nobody`. With 1, threads are bounded at 512 the same way.
     pub fn max_processes(mut self, count: u64) -> Self {
         self.max_processes = count;
         self

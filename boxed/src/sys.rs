@@ -5,8 +5,6 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
 use nix::sys::signal::{SigHandler, SigSet, Signal};
 use nix::unistd::{ForkResult, Pid};
@@ -55,34 +53,11 @@ pub fn take_descriptor(fd: RawFd) -> File {
     unsafe { File::from_raw_fd(fd) }
 }
 
-/// Arranges for `fds[i]` to be descriptor `3 + i` in the child started by `command`.
-///
-/// The descriptors stay close-on-exec in the caller, so concurrent spawns never inherit
-/// each other's pipes; only the copies made in the forked child survive the exec.
-pub fn map_child_descriptors(command: &mut Command, fds: [RawFd; 4]) {
-    let place = move || -> io::Result<()> {
-        let mut moved = [0; 4];
-        for (slot, &fd) in moved.iter_mut().zip(&fds) {
-            // SAFETY: fcntl and dup2 are async-signal-safe, allocate nothing and only
-            // touch the forked child's descriptor table.
-            *slot = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
-            if *slot < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        for (target, &fd) in (3..).zip(&moved) {
-            // SAFETY: as above; dup2 clears close-on-exec on the new descriptor.
-            if unsafe { libc::dup2(fd, target) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    };
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions on integers it owns by value: no allocation, no lock.
-    unsafe {
-        command.pre_exec(place);
-    }
+/// Takes ownership of a descriptor a `nix` call just returned as a bare number.
+pub fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: only called on a descriptor the kernel has just created for this process,
+    // which nothing else owns yet.
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// `fork(2)` for the supervisor, which checked that it is single-threaded.
@@ -190,4 +165,25 @@ pub fn landlock_abi() -> Option<u32> {
         )
     };
     u32::try_from(version).ok().filter(|&v| v > 0)
+}
+
+/// Installs a seccomp filter on the calling thread (`no_new_privs` must be set).
+pub fn install_seccomp_filter(program: &[libc::sock_filter]) -> io::Result<()> {
+    let program = libc::sock_fprog {
+        len: u16::try_from(program.len()).map_err(io::Error::other)?,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: the kernel copies the program during the call; `program` outlives it.
+    let result = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &program as *const libc::sock_fprog,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }

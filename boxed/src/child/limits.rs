@@ -4,6 +4,10 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use crate::Policy;
 
+/// The task limit of a sandbox that may not fork: its threads, and every other task of
+/// the same uid (other sandboxes, unless `unique_uid`), stop at this many.
+pub(crate) const THREADS_OF_ONE_PROCESS: u64 = 512;
+
 /// Sets the limits the policy asks for, then reads each one back.
 pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
     let mut limits = vec![
@@ -21,10 +25,14 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
     if let Some(bytes) = policy.max_file_size {
         limits.push((Resource::RLIMIT_FSIZE, bytes));
     }
-    if policy.max_processes > 1 {
-        // One process is enforced exactly by the syscall filter (no fork at all).
-        limits.push((Resource::RLIMIT_NPROC, policy.max_processes));
-    }
+    // One process is enforced exactly by the syscall filter (no fork at all); threads
+    // are bounded by RLIMIT_NPROC, which the kernel counts over every task of the uid.
+    let tasks = if policy.max_processes > 1 {
+        policy.max_processes
+    } else {
+        THREADS_OF_ONE_PROCESS
+    };
+    limits.push((Resource::RLIMIT_NPROC, tasks));
     for (resource, value) in limits {
         setrlimit(resource, value, value)
             .map_err(|e| format!("setrlimit({resource:?}) failed: {e}"))?;
