@@ -82,6 +82,7 @@ fn policy(options: &Options) -> TokenStream {
     for (option, method) in [
         (&options.network, quote!(network)),
         (&options.unique_uid, quote!(unique_uid)),
+        (&options.zygote, quote!(zygote)),
     ] {
         if let Some(Spanned { value, span }) = option {
             calls.extend(quote_spanned!(*span=> .#method(#value)));

@@ -2,6 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
+use syn::spanned::Spanned as _;
 use syn::{FnArg, Ident, ItemFn, LitBool, LitInt, LitStr, Pat, ReturnType, Type};
 
 /// The options written inside `#[sandboxed(...)]`, each with the span of its value.
@@ -20,6 +21,7 @@ pub struct Options {
     pub landlock: Option<Spanned<String>>,
     pub user: Option<Spanned<String>>,
     pub unique_uid: Option<Spanned<bool>>,
+    pub zygote: Option<Spanned<bool>>,
 }
 
 pub struct Spanned<T> {
@@ -29,7 +31,7 @@ pub struct Spanned<T> {
 
 /// The keys `#[sandboxed(...)]` accepts, listed in the error for an unknown key.
 const VALID_KEYS: &str = "timeout, cpu_time, memory, max_open_files, max_file_size, \
-                          max_processes, network, read, write, landlock, user, unique_uid";
+                          max_processes, network, read, write, landlock, user, unique_uid, zygote";
 
 pub fn options(args: TokenStream) -> syn::Result<Options> {
     let mut options = Options::default();
@@ -75,6 +77,22 @@ pub fn options(args: TokenStream) -> syn::Result<Options> {
                             span: lit.span(),
                         },
                     )
+                }
+                "zygote" => {
+                    // `zygote` alone means `zygote = true`.
+                    let value = if meta.input.peek(syn::Token![=]) {
+                        let lit: LitBool = meta.value()?.parse()?;
+                        Spanned {
+                            value: lit.value,
+                            span: lit.span(),
+                        }
+                    } else {
+                        Spanned {
+                            value: true,
+                            span: meta.path.span(),
+                        }
+                    };
+                    set(&meta, &mut options.zygote, value)
                 }
                 "unique_uid" => {
                     let lit: LitBool = meta.value()?.parse()?;

@@ -43,7 +43,7 @@ mod error;
 mod policy;
 mod registry;
 pub mod setup;
-mod spawn;
+
 mod support;
 mod sys;
 mod wire;

@@ -58,6 +58,7 @@ pub struct Policy {
     pub(crate) landlock: Enforcement,
     pub(crate) user: Option<String>,
     pub(crate) unique_uid: bool,
+    pub(crate) zygote: bool,
 }
 
 impl Default for Policy {
@@ -82,6 +83,7 @@ impl Policy {
             landlock: Enforcement::Require,
             user: None,
             unique_uid: false,
+            zygote: false,
         }
     }
 
@@ -172,6 +174,30 @@ impl Policy {
     pub fn unique_uid(mut self, unique: bool) -> Self {
         self.unique_uid = unique;
         self
+    }
+
+    /// Runs calls through a zygote: a small helper started once (per policy) through
+    /// the setcap'd copy, already dropped to the sandbox identity, that forks one fresh,
+    /// confined child per call and keeps the next one forked and waiting. Every call
+    /// still runs in a brand-new process; only the start-up cost goes. The helper ends
+    /// with the program, and one that dies is started again on the next call.
+    ///
+    /// Calls through one zygote share its identity (with `unique_uid`, a uid unique to
+    /// the zygote, not to each call), and the sandbox may not leave its process group
+    /// (`setsid` and `setpgid` are refused), so that the zygote can end everything a
+    /// call started without touching the other calls.
+    pub fn zygote(mut self, zygote: bool) -> Self {
+        self.zygote = zygote;
+        self
+    }
+
+    /// The policy without what may differ from one call to the next through the same
+    /// zygote, so that calls whose policies differ only in that share one.
+    pub(crate) fn zygote_key(&self) -> Policy {
+        Policy {
+            timeout: None,
+            ..self.clone()
+        }
     }
 
     /// Calls `f`; every sandboxed call made in it on this thread runs under this policy

@@ -187,3 +187,31 @@ pub fn install_seccomp_filter(program: &[libc::sock_filter]) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// Moves `fd` to the number `target` (which must not be open), close-on-exec cleared.
+pub fn move_descriptor(fd: OwnedFd, target: RawFd) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() == target {
+        return Ok(fd);
+    }
+    // SAFETY: dup2 onto a number this process does not use (the caller's contract); the
+    // new descriptor is owned by the returned value and the old one is closed by drop.
+    let moved = unsafe { libc::dup2(fd.as_raw_fd(), target) };
+    if moved < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(moved))
+}
+
+/// Ignores `SIGPIPE`, as the Rust runtime does before `main`: writing to a closed pipe
+/// then fails with `EPIPE` instead of killing the process.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN installs no handler code.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+}
+
+/// Moves `fd` to the lowest free number at or above `lowest`, close-on-exec.
+pub fn move_above(fd: OwnedFd, lowest: RawFd) -> io::Result<OwnedFd> {
+    let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(lowest))?;
+    Ok(owned(moved))
+}

@@ -42,7 +42,7 @@ const TAG_RESULT: u8 = b'R';
 const TAG_FAILURE: u8 = b'X';
 
 /// Why the child could not produce a result.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Failure {
     /// The function panicked.
     Panic {
@@ -102,14 +102,32 @@ pub fn request<A: Serialize>(
     name: &str,
     args: &A,
 ) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = policy_header(policy)?;
+    append_call(&mut bytes, name, args)?;
+    Ok(bytes)
+}
+
+/// The policy as a request starts with it: its length as 4 bytes, then its JSON.
+pub fn policy_header(policy: &crate::Policy) -> serde_json::Result<Vec<u8>> {
     let policy = serde_json::to_vec(policy)?;
-    let mut bytes = Vec::with_capacity(4 + policy.len() + name.len() + 64);
+    let mut bytes = Vec::with_capacity(4 + policy.len() + 128);
     bytes.extend_from_slice(&(policy.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&policy);
+    Ok(bytes)
+}
+
+/// Builds the request of a call through a zygote, which already has its policy: the
+/// name line, then the arguments.
+pub fn call_request<A: Serialize>(name: &str, args: &A) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(name.len() + 64);
+    append_call(&mut bytes, name, args)?;
+    Ok(bytes)
+}
+
+fn append_call<A: Serialize>(bytes: &mut Vec<u8>, name: &str, args: &A) -> serde_json::Result<()> {
     bytes.extend_from_slice(name.as_bytes());
     bytes.push(b'\n');
-    serde_json::to_writer(&mut bytes, args)?;
-    Ok(bytes)
+    serde_json::to_writer(bytes, args)
 }
 
 /// Reads the policy header of a request, leaving the rest in `input`.

@@ -86,7 +86,10 @@ enum Rule {
     Deny,
     NoSys,
     /// Load argument `argument`, then run `checks`, each ending in a decision.
-    Checks { argument: u32, checks: Vec<Check> },
+    Checks {
+        argument: u32,
+        checks: Vec<Check>,
+    },
 }
 
 /// The filter for `policy`, in a sandbox whose pid is `own_pid`.
@@ -104,6 +107,11 @@ pub(crate) fn program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
     let one_process = policy.max_processes <= 1;
     if !policy.network {
         rules.push((libc::SYS_socket as u32, Rule::Deny));
+    }
+    if policy.zygote {
+        // Calls through a zygote are told apart by process group: no leaving it.
+        rules.push((libc::SYS_setsid as u32, Rule::Deny));
+        rules.push((libc::SYS_setpgid as u32, Rule::Deny));
     }
     #[cfg(target_arch = "x86_64")]
     if one_process {
@@ -220,7 +228,12 @@ fn tree(rules: &[(u32, Rule)]) -> Vec<libc::sock_filter> {
     // Above the left half's largest number: jump over the left half.
     let mut out = vec![
         filter(JGT_K, 0, 1, rules[middle - 1].0),
-        filter(JA, 0, 0, u32::try_from(left.len()).expect("a small program")),
+        filter(
+            JA,
+            0,
+            0,
+            u32::try_from(left.len()).expect("a small program"),
+        ),
     ];
     out.extend(left);
     out.extend(right);

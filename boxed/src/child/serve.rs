@@ -2,6 +2,9 @@
 //! writes the one response frame.
 
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::MsgFlags;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::thread::{self, ThreadId};
@@ -9,7 +12,7 @@ use std::thread::{self, ThreadId};
 use nix::unistd::{Pid, Uid};
 
 use super::privileges::{self, Identity};
-use super::{DROP_FAILED, fail, landlock, limits, seccomp};
+use super::{DROP_FAILED, fail, landlock, limits, seccomp, zygote};
 use crate::__private::ServeError;
 use crate::Policy;
 use crate::registry;
@@ -24,7 +27,7 @@ pub(crate) fn run(
     caller: Uid,
     supervisor: Pid,
     policy: &Policy,
-    mut request_pipe: std::fs::File,
+    request_pipe: std::fs::File,
 ) -> ! {
     *lock() = Some(sys::take_descriptor(RESPONSE_FD));
     if let Err(failure) = confine(identity, caller, supervisor, policy) {
@@ -32,8 +35,56 @@ pub(crate) fn run(
         respond(Response::Failure(failure));
         fail(DROP_FAILED, &message);
     }
-    sys::remove_env(MARKER_VAR);
+    serve_request(request_pipe)
+}
 
+/// A zygote's spare: confines itself now, says so on `handoff`, then waits there for a
+/// call (its request and response pipes) and serves it. A confinement failure is sent
+/// on `handoff` instead, for the zygote to answer the next call with.
+pub(crate) fn run_spare(
+    identity: Identity,
+    caller: Uid,
+    zygote: Pid,
+    policy: &Policy,
+    handoff: OwnedFd,
+) -> ! {
+    let status = match confine(identity, caller, zygote, policy) {
+        Ok(()) => Vec::new(),
+        Err(failure) => serde_json::to_vec(&failure).unwrap_or_default(),
+    };
+    let confined = status.is_empty();
+    let _ = nix::sys::socket::send(
+        handoff.as_raw_fd(),
+        if confined { b"ok" } else { &status },
+        MsgFlags::empty(),
+    );
+    if !confined {
+        sys::exit_now(DROP_FAILED);
+    }
+    let Some([request, response]) = zygote::receive_call(&handoff) else {
+        // The zygote is gone: nothing to serve.
+        sys::exit_now(0);
+    };
+    drop(handoff);
+    // The response pipe goes to the number the allocation-failure handler writes to;
+    // both are first moved out of the way, since either may hold that number now.
+    let placed = sys::move_above(request, 10).and_then(|request| {
+        let response = sys::move_above(response, 10)?;
+        Ok((request, sys::move_descriptor(response, RESPONSE_FD)?))
+    });
+    let (request, response) = match placed {
+        Ok(placed) => placed,
+        Err(_) => sys::exit_now(DROP_FAILED),
+    };
+    *lock() = Some(response.into());
+    serve_request(request.into())
+}
+
+/// Reads the request, runs the function, answers, exits.
+fn serve_request(mut request_pipe: std::fs::File) -> ! {
+    sys::remove_env(MARKER_VAR);
+    // As before any Rust program's `main`: a write to a closed pipe is an error, not death.
+    sys::ignore_sigpipe();
     let mut request = Vec::new();
     if let Err(error) = request_pipe.read_to_end(&mut request) {
         respond(Response::Failure(Failure::Protocol(format!(

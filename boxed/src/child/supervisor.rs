@@ -48,7 +48,7 @@ pub(crate) fn run(version: &OsStr) -> ! {
     }
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
         .iter()
-        .all(|&fd| is_pipe(fd));
+        .all(|&fd| is_pipe_or_socket(fd));
     if !protocol_ok {
         // Started by someone else: drop everything, then say so.
         let _ = privileges::drop_completely();
@@ -93,8 +93,14 @@ pub(crate) fn run(version: &OsStr) -> ! {
             Failure::Privileges(format!("PR_SET_CHILD_SUBREAPER failed: {error}")),
         );
     }
+    // A caller that is gone must not kill the supervisor before it has ended the sandbox.
+    sys::ignore_sigpipe();
     let lifeline = sys::take_descriptor(LIFELINE_FD);
     let report = sys::take_descriptor(REPORT_FD);
+    if policy.zygote {
+        drop((request, report));
+        super::zygote::run(identity, caller, policy, lifeline.into())
+    }
     if closed(&lifeline) {
         sys::exit_now(CANCELLED);
     }
@@ -198,7 +204,7 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
 /// Kills and reaps every process left of the sandbox: every child of the supervisor,
 /// including orphans of the sandbox re-parented here, until none is left. Only children
 /// are signalled, whose pids cannot be reused before this process reaps them.
-fn end_tree() {
+pub(crate) fn end_tree() {
     loop {
         for child in children() {
             let _ = kill(child, Signal::SIGKILL);
@@ -212,7 +218,7 @@ fn end_tree() {
 }
 
 /// The supervisor's live children.
-fn children() -> Vec<Pid> {
+pub(crate) fn children() -> Vec<Pid> {
     let me = unistd::getpid();
     let parse = |text: &str| -> Vec<Pid> {
         text.split_whitespace()
@@ -240,8 +246,10 @@ fn children() -> Vec<Pid> {
         .collect()
 }
 
-fn is_pipe(fd: i32) -> bool {
-    fs::metadata(format!("/proc/self/fd/{fd}")).is_ok_and(|m| m.file_type().is_fifo())
+/// The protocol descriptors are pipes; a zygote's lifeline is a socket.
+fn is_pipe_or_socket(fd: i32) -> bool {
+    fs::metadata(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
 }
 
 /// Whether the read end `pipe` has no writer left (the caller closed it or died).

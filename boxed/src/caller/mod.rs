@@ -13,8 +13,11 @@ use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
 use crate::policy::{self, Policy};
 use nix::sys::wait::WaitStatus;
 
+use self::spawn::Child;
 use crate::setup;
-use crate::spawn::{self, Child};
+
+mod spawn;
+mod zygote;
 use crate::wire::{self, Ending, Failure, Report, Response};
 
 /// Runs the sandboxed function `name` on `args` in a fresh child and returns its result.
@@ -40,19 +43,40 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
     policy: &Policy,
 ) -> Result<R, Error> {
     let function = display_name(name);
-    let request = wire::request(policy, name, args).map_err(|source| Repr::EncodeRequest {
+    let encode = |source| Repr::EncodeRequest {
         function: function.clone(),
         source,
-    })?;
-    let program = setup::child_program(&function)?;
+    };
+    let exchange = if policy.zygote {
+        let request = wire::call_request(name, args).map_err(encode)?;
+        zygote::exchange(&function, policy, &request)?
+    } else {
+        let request = wire::request(policy, name, args).map_err(encode)?;
+        one_shot(&function, &request)?
+    };
+    decide(function, policy, exchange)
+}
+
+/// What came back from one call, before it is turned into a value or an error.
+pub(crate) struct Exchange {
+    /// Writing the request: a child that stopped reading makes it fail with `EPIPE`.
+    sent: io::Result<()>,
+    /// The response frame, `None` if the pipe closed before a whole one arrived.
+    received: io::Result<Option<Response>>,
+    /// What the supervisor (or zygote) reported once the sandbox was gone.
+    report: Option<Report>,
+}
+
+/// One call through a process started for it: the supervisor forks the sandbox.
+fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
+    let program = setup::child_program(function)?;
     let io_error = |source: io::Error| -> Error {
         Repr::Io {
-            function: function.clone(),
+            function: function.to_string(),
             source,
         }
         .into()
     };
-
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
     let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
@@ -68,26 +92,51 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
         ],
     )
     .map_err(|source| Repr::Spawn {
-        function: function.clone(),
+        function: function.to_string(),
         program: program.clone(),
         source,
     })?;
     drop((request_read, response_write, lifeline_read, report_write));
 
-    // A child that stops reading early (it failed to drop, or died) makes this write fail
-    // with EPIPE; its response or exit status says why, so the write error is kept only
-    // for the case that neither does.
-    let sent = File::from(request_write).write_all(&request);
-    drop(request);
+    let sent = File::from(request_write).write_all(request);
     let received = wire::read_frame(&mut File::from(response_read));
     // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
-    // and everything it started, then exits the way the sandbox did.
+    // and everything it started, reports, then exits the way the sandbox did.
     drop(lifeline_write);
     let mut report = Vec::new();
     let _ = File::from(report_read).read_to_end(&mut report);
-    let report: Option<Report> = serde_json::from_slice(&report).ok();
+    let mut report: Option<Report> = serde_json::from_slice(&report).ok();
     let status = child.wait().map_err(io_error)?;
+    if report.is_none() {
+        // The supervisor itself died: its own status is all there is.
+        report = Some(Report {
+            ending: match status {
+                WaitStatus::Exited(_, code) => Ending::Exited(code),
+                WaitStatus::Signaled(_, signal, _) => Ending::Signaled(signal as i32),
+                _ => Ending::Unknown,
+            },
+            timed_out: false,
+            cpu_seconds: 0.0,
+        });
+    }
+    Ok(Exchange {
+        sent,
+        received,
+        report,
+    })
+}
 
+/// Turns what came back into the function's result or the error that says what failed.
+fn decide<R: DeserializeOwned>(
+    function: String,
+    policy: &Policy,
+    exchange: Exchange,
+) -> Result<R, Error> {
+    let Exchange {
+        sent,
+        received,
+        report,
+    } = exchange;
     match received {
         Ok(Some(Response::Result(json))) => serde_json::from_slice(&json).map_err(|source| {
             Repr::DecodeResponse {
@@ -106,19 +155,20 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
         .into()),
         Ok(None) => Err(match limit_exceeded(policy, report.as_ref()) {
             Some(kind) => Repr::Limit { function, kind },
-            None => match status {
-                WaitStatus::Signaled(_, signal, _) => Repr::Signal {
+            None => match report.map(|report| report.ending) {
+                Some(Ending::Signaled(signal)) => Repr::Signal {
                     function,
-                    signal: signal as i32,
-                    name: signal.as_str(),
+                    signal,
+                    name: nix::sys::signal::Signal::try_from(signal)
+                        .map_or("unknown", |signal| signal.as_str()),
                 },
-                WaitStatus::Exited(_, code) => match sent {
+                Some(Ending::Exited(code)) => match sent {
                     Err(source) if code == 0 => Repr::Io { function, source },
                     _ => Repr::NoAnswer { function, code },
                 },
-                other => Repr::Protocol {
+                Some(Ending::Unknown) | None => Repr::Protocol {
                     function,
-                    message: format!("the child ended with status {other:?}"),
+                    message: "the child ended without an answer and its end is unknown".into(),
                 },
             },
         }
@@ -147,7 +197,7 @@ fn limit_exceeded(policy: &Policy, report: Option<&Report>) -> Option<Limit> {
     }
 }
 
-fn from_failure(function: String, failure: Failure, policy_memory: u64) -> Error {
+pub(crate) fn from_failure(function: String, failure: Failure, policy_memory: u64) -> Error {
     match failure {
         Failure::Panic {
             message,

@@ -24,6 +24,17 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((high(read)?, high(write)?))
 }
 
+/// A socket pair for a child, numbered like [`pipe`]'s ends.
+pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (ours, theirs) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )?;
+    Ok((high(ours)?, high(theirs)?))
+}
+
 fn high(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() >= 10 {
         return Ok(fd);
@@ -59,6 +70,11 @@ impl Child {
         ];
         let pid = posix_spawn(program.as_c_str(), &actions, &attributes, &argv, &env)?;
         Ok(Child(Some(pid)))
+    }
+
+    /// The child's pid.
+    pub(crate) fn pid(&self) -> Pid {
+        self.0.expect("not waited yet")
     }
 
     /// Waits for the child to exit.
