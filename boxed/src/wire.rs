@@ -159,8 +159,8 @@ pub fn split_request(bytes: &[u8]) -> Result<(&str, &[u8]), Failure> {
     Ok((name, &bytes[newline + 1..]))
 }
 
-/// Writes one frame: header and payload in a single buffer, so one write carries both
-/// whenever the pipe has room.
+/// Writes one frame: the header, then the payload as it is (a large result is not
+/// copied into a second buffer first).
 pub fn write_frame(out: &mut impl Write, response: &Response) -> io::Result<()> {
     let (tag, payload) = match response {
         Response::Result(json) => (TAG_RESULT, std::borrow::Cow::Borrowed(json.as_slice())),
@@ -169,11 +169,10 @@ pub fn write_frame(out: &mut impl Write, response: &Response) -> io::Result<()> 
             std::borrow::Cow::Owned(serde_json::to_vec(failure).map_err(io::Error::other)?),
         ),
     };
-    let mut frame = Vec::with_capacity(9 + payload.len());
-    frame.push(tag);
-    frame.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    frame.extend_from_slice(&payload);
-    out.write_all(&frame)?;
+    let mut header = [tag; 9];
+    header[1..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.write_all(&header)?;
+    out.write_all(&payload)?;
     out.flush()
 }
 
@@ -193,7 +192,8 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Response>> {
         ));
     }
     let length = u64::from_le_bytes(header[1..].try_into().expect("8 bytes"));
-    let mut payload = Vec::new();
+    // Room for the announced payload up front (bounded, since the child announces it).
+    let mut payload = Vec::with_capacity(length.min(64 << 20) as usize);
     let read = input.take(length).read_to_end(&mut payload)?;
     if (read as u64) < length {
         return Ok(None);

@@ -81,6 +81,7 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
     let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
     let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
+    widen_for(request, &request_write, &response_read);
     let child = Child::start(
         &program,
         &format!("boxed: {function}"),
@@ -124,6 +125,19 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
         received,
         report,
     })
+}
+
+/// Large payloads cross faster through wider pipes; the response's size is not known
+/// ahead, so its pipe is widened whenever the request's is.
+fn widen_for(
+    request: &[u8],
+    request_pipe: &std::os::fd::OwnedFd,
+    response_pipe: &std::os::fd::OwnedFd,
+) {
+    if request.len() > 64 << 10 {
+        spawn::widen(request_pipe);
+        spawn::widen(response_pipe);
+    }
 }
 
 /// Turns what came back into the function's result or the error that says what failed.

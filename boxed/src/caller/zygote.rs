@@ -137,6 +137,7 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
     let (request_read, request_write) = spawn::pipe()?;
     let (response_read, response_write) = spawn::pipe()?;
     let (socket, theirs) = spawn::socket_pair()?;
+    super::widen_for(request, &request_write, &response_read);
     let deadline = policy.timeout.map_or(0, |timeout| {
         u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)

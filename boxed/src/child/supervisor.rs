@@ -17,6 +17,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::time::Instant;
@@ -126,14 +127,13 @@ pub(crate) fn run(version: &OsStr) -> ! {
         seconds(usage.user_time()) + seconds(usage.system_time())
     });
     let mut report = report;
-    let _ = serde_json::to_writer(
-        &mut report,
-        &Report {
-            ending,
-            timed_out,
-            cpu_seconds,
-        },
-    );
+    let report_json = serde_json::to_vec(&Report {
+        ending,
+        timed_out,
+        cpu_seconds,
+    });
+    // One write, so the caller wakes once.
+    let _ = report_json.map(|json| report.write_all(&json));
     drop(report);
     match ending {
         Ending::Exited(code) => sys::exit_now(code),
