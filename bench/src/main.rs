@@ -1,0 +1,538 @@
+//! What a sandboxed call costs, measured in one run, as an unprivileged caller through
+//! the setcap'd copy, the way boxed is used.
+//!
+//! Every row is compared with the floor: a spawn and wait of this same binary doing
+//! nothing. Beside it: an in-process call and a thread, a start of the setcap'd copy on
+//! its own, payloads of 1 MiB and 64 MiB through a sandboxed echo (beside the JSON work
+//! and the pipe transfer they need), and calls per second from one and two threads.
+//!
+//! Run it with `bash bench/run.sh`, which builds it, installs its copy for the user
+//! `boxed-test` and runs it as that user. Flags:
+//!
+//! - `--iterations N`: samples of each process and 1 MiB row, and sandboxed calls of each
+//!   concurrency row (default 300);
+//! - `--large-iterations N`: samples of each 64 MiB row (default 10).
+//!
+//! Each row is warmed up first with a tenth of its iterations (at least one). The program
+//! only measures and prints; it asserts nothing about times.
+//!
+//! Two more modes are the programs some rows start: `--noop` returns from `main` at once,
+//! `--echo` reads its stdin to the end, then writes it all to stdout.
+
+use std::fs;
+use std::hint::black_box;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use boxed::setup::Copy;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The environment of every process the benchmark starts itself, as boxed gives its child.
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+const MIB: usize = 1 << 20;
+
+#[boxed::sandboxed]
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+#[boxed::sandboxed]
+fn echo_string(s: String) -> String {
+    s
+}
+
+#[boxed::sandboxed]
+fn echo_bytes(v: Vec<u8>) -> Vec<u8> {
+    v
+}
+
+/// The same `add`, called in process.
+#[inline(never)]
+fn plain_add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("boxed-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--noop") => return Ok(()),
+        Some("--echo") => return echo_stdin(),
+        _ => {}
+    }
+    let options = Options::parse(&args)?;
+    let exe = fs::canonicalize(std::env::current_exe()?)?;
+    let uid = nix::unistd::getuid();
+    let copy = (!uid.is_root()).then(|| Copy::locate(&exe, uid.as_raw()).path);
+    print_machine(&exe, &copy);
+    let n = options.iterations;
+
+    let direct = direct_add(n);
+    let thread = thread_spawn_join(n);
+    let floor = floor(&exe, n);
+    let copy_exec = copy.as_deref().map(|copy| copy_exec(copy, n));
+    let sandboxed = sandboxed_add(n);
+    let small = payload_rows(&exe, MIB, n);
+    let large = payload_rows(&exe, 64 * MIB, options.large_iterations);
+    let (one_thread, one_per_second) = concurrent_add(1, n);
+    let (two_threads, two_per_second) = concurrent_add(2, n);
+
+    // The table, in this order.
+    let mut rows: Vec<&Row> = vec![&direct, &thread, &floor];
+    rows.extend(&copy_exec);
+    rows.push(&sandboxed);
+    // ZYGOTE MODE: the row of `add` called through a zygote goes here, measured like
+    // `sandboxed_add`, once the runtime has that mode. Nothing measures it yet.
+    rows.extend(small.rows());
+    rows.extend(large.rows());
+    rows.extend([&one_thread, &two_threads]);
+    print_table(&rows);
+    if copy_exec.is_none() {
+        println!("(no row for the setcap'd copy: running as root, which uses no copy)");
+    }
+
+    println!();
+    println!("ratios (of p50 unless said otherwise):");
+    println!(
+        "  sandboxed add / floor                                     {:>8.2}",
+        ratio(sandboxed.p50(), floor.p50())
+    );
+    let parts = 2 * large.string_json.p50() + large.pipe.p50();
+    println!(
+        "  64 MiB String round trip / (2 x JSON enc+dec + pipe echo) {:>8.2}   ({} / {})",
+        ratio(large.string_sandboxed.p50(), parts),
+        show(large.string_sandboxed.p50()),
+        show(parts)
+    );
+    println!(
+        "  calls per second, 2 threads / 1 thread                    {:>8.2}   ({:.0} / {:.0})",
+        two_per_second / one_per_second,
+        two_per_second,
+        one_per_second
+    );
+    Ok(())
+}
+
+/// What the flags ask for.
+struct Options {
+    iterations: usize,
+    large_iterations: usize,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options {
+            iterations: 300,
+            large_iterations: 10,
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let slot = match flag.as_str() {
+                "--iterations" => &mut options.iterations,
+                "--large-iterations" => &mut options.large_iterations,
+                other => {
+                    return Err(format!(
+                        "unknown argument {other:?}; flags: --iterations N, --large-iterations N"
+                    ));
+                }
+            };
+            *slot = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .filter(|&value| value > 0)
+                .ok_or(format!("{flag} needs a positive number"))?;
+        }
+        Ok(options)
+    }
+}
+
+/// The `--echo` mode: all of stdin, then all of it to stdout, as a sandbox reads its whole
+/// request before it answers.
+fn echo_stdin() -> Result<(), Box<dyn std::error::Error>> {
+    let mut bytes = Vec::new();
+    io::stdin().lock().read_to_end(&mut bytes)?;
+    io::stdout().lock().write_all(&bytes)?;
+    Ok(())
+}
+
+/// One line of the table: the samples of one measurement, sorted.
+struct Row {
+    name: String,
+    samples: Vec<Duration>,
+    note: String,
+}
+
+impl Row {
+    fn new(name: impl Into<String>, mut samples: Vec<Duration>) -> Row {
+        samples.sort();
+        Row {
+            name: name.into(),
+            samples,
+            note: String::new(),
+        }
+    }
+
+    fn with_note(mut self, note: impl Into<String>) -> Row {
+        self.note = note.into();
+        self
+    }
+
+    fn p50(&self) -> Duration {
+        percentile(&self.samples, 50.0)
+    }
+
+    fn p99(&self) -> Duration {
+        percentile(&self.samples, 99.0)
+    }
+
+    fn mean(&self) -> Duration {
+        self.samples.iter().sum::<Duration>() / self.samples.len() as u32
+    }
+}
+
+/// The nearest-rank percentile `p` of `sorted`: the smallest sample that at least `p`
+/// percent of the samples do not exceed.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs `once` a tenth of `iterations` times (at least once) to warm up, then
+/// `iterations` times. Each run times itself, so what it prepares stays outside.
+fn sample(iterations: usize, mut once: impl FnMut() -> Duration) -> Vec<Duration> {
+    for _ in 0..(iterations / 10).max(1) {
+        once();
+    }
+    (0..iterations).map(|_| once()).collect()
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn direct_add(n: usize) -> Row {
+    let samples = sample(n, || {
+        time(|| {
+            black_box(plain_add(black_box(2), black_box(3)));
+        })
+    });
+    Row::new("direct call of add", samples).with_note("the clock's own cost dominates")
+}
+
+fn thread_spawn_join(n: usize) -> Row {
+    let samples = sample(n, || {
+        time(|| {
+            thread::spawn(|| black_box(1))
+                .join()
+                .expect("the thread panicked");
+        })
+    });
+    Row::new("thread spawn + join", samples)
+}
+
+/// The floor: this binary started with `--noop`, which returns from `main` at once.
+fn floor(exe: &Path, n: usize) -> Row {
+    let samples = sample(n, || {
+        let mut command = quiet(exe);
+        command.arg("--noop");
+        time(|| {
+            let status = command.status().expect("starting this binary failed");
+            assert!(
+                status.success(),
+                "this binary with --noop ended with {status}"
+            );
+        })
+    });
+    Row::new("floor: spawn+wait of this binary --noop", samples)
+}
+
+/// The setcap'd copy started directly: it drops its privileges and refuses, exit 126.
+fn copy_exec(copy: &Path, n: usize) -> Row {
+    let samples = sample(n, || {
+        let mut command = quiet(copy);
+        command.stderr(Stdio::null());
+        time(|| {
+            let status = command.status().expect("starting the setcap'd copy failed");
+            assert_eq!(status.code(), Some(126), "the copy ended with {status}");
+        })
+    });
+    Row::new("exec of the setcap'd copy (refuses, 126)", samples)
+}
+
+/// A command for `program` with stdin and stdout on `/dev/null` and only `PATH` set.
+fn quiet(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", PATH)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
+fn sandboxed_add(n: usize) -> Row {
+    let samples = sample(n, || {
+        let mut sum = 0;
+        let elapsed = time(|| sum = add(2, 3));
+        assert_eq!(sum, 5);
+        elapsed
+    });
+    Row::new("sandboxed add (default policy)", samples)
+}
+
+/// The rows of one payload size.
+struct PayloadRows {
+    string_sandboxed: Row,
+    string_json: Row,
+    bytes_sandboxed: Row,
+    bytes_json: Row,
+    pipe: Row,
+}
+
+impl PayloadRows {
+    fn rows(&self) -> [&Row; 5] {
+        [
+            &self.string_sandboxed,
+            &self.string_json,
+            &self.bytes_sandboxed,
+            &self.bytes_json,
+            &self.pipe,
+        ]
+    }
+}
+
+/// A `String` of `size` ASCII letters (nothing JSON escapes) and a `Vec<u8>` of `size`
+/// bytes cycling through 0 to 250, each through a sandboxed echo and through JSON in
+/// process; and `size` bytes through a pipe to this binary and back.
+fn payload_rows(exe: &Path, size: usize, n: usize) -> PayloadRows {
+    let label = format!("{} MiB", size / MIB);
+    let string: String = (0..size)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    PayloadRows {
+        string_sandboxed: sandboxed_echo(
+            &format!("sandboxed echo String {label}"),
+            &string,
+            echo_string,
+            n,
+        ),
+        string_json: json_round_trip(&format!("  JSON enc+dec String {label}"), &string, n),
+        bytes_sandboxed: sandboxed_echo(
+            &format!("sandboxed echo Vec<u8> {label}"),
+            &bytes,
+            echo_bytes,
+            n,
+        ),
+        bytes_json: json_round_trip(&format!("  JSON enc+dec Vec<u8> {label}"), &bytes, n),
+        pipe: pipe_echo(exe, &format!("  pipe echo {label}"), &bytes, n),
+    }
+}
+
+/// Round trips of `value` through the sandboxed `echo`; the clone it takes is made
+/// outside the timed part.
+fn sandboxed_echo<T: Clone + PartialEq>(name: &str, value: &T, echo: fn(T) -> T, n: usize) -> Row {
+    let samples = sample(n, || {
+        let argument = value.clone();
+        let mut echoed = None;
+        let elapsed = time(|| echoed = Some(echo(argument)));
+        assert!(echoed.as_ref() == Some(value), "{name}: the echo differs");
+        elapsed
+    });
+    Row::new(name, samples)
+}
+
+/// `value` encoded to JSON and decoded back, in process.
+fn json_round_trip<T: Serialize + DeserializeOwned>(name: &str, value: &T, n: usize) -> Row {
+    let mut json_size = 0;
+    let samples = sample(n, || {
+        time(|| {
+            let json = serde_json::to_vec(value).expect("encoding failed");
+            json_size = json.len();
+            let decoded: T = serde_json::from_slice(&json).expect("decoding failed");
+            black_box(decoded);
+        })
+    });
+    Row::new(name, samples).with_note(format!("JSON is {:.1} MiB", json_size as f64 / MIB as f64))
+}
+
+/// `bytes` written to this binary started with `--echo`, read back, and the child waited
+/// for: the pipe transfer of a sandboxed round trip, without its JSON or its sandbox.
+fn pipe_echo(exe: &Path, name: &str, bytes: &[u8], n: usize) -> Row {
+    let samples = sample(n, || {
+        let mut command = quiet(exe);
+        command
+            .arg("--echo")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut echoed = Vec::with_capacity(bytes.len());
+        let elapsed = time(|| {
+            let mut child = command.spawn().expect("starting this binary failed");
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            stdin.write_all(bytes).expect("writing to the echo failed");
+            drop(stdin);
+            let mut stdout = child.stdout.take().expect("stdout is piped");
+            stdout
+                .read_to_end(&mut echoed)
+                .expect("reading the echo failed");
+            let status = child.wait().expect("waiting for the echo failed");
+            assert!(status.success(), "the echo ended with {status}");
+        });
+        assert!(echoed == bytes, "{name}: the echo differs");
+        elapsed
+    });
+    Row::new(name, samples)
+}
+
+/// `calls` sandboxed `add`s shared among `threads` threads that start together. Returns
+/// the latency of each call, and the calls per second over the whole run.
+fn concurrent_add(threads: usize, calls: usize) -> (Row, f64) {
+    let start = Barrier::new(threads + 1);
+    let (samples, elapsed) = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let warm_up = (calls / threads / 10).max(1);
+                    for _ in 0..warm_up {
+                        add(2, 3);
+                    }
+                    start.wait();
+                    (0..calls / threads)
+                        .map(|_| time(|| assert_eq!(add(2, 3), 5)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        start.wait();
+        let began = Instant::now();
+        let samples: Vec<Duration> = workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a calling thread panicked"))
+            .collect();
+        (samples, began.elapsed())
+    });
+    let per_second = samples.len() as f64 / elapsed.as_secs_f64();
+    let name = format!("sandboxed add, {threads} thread(s)");
+    let row = Row::new(name, samples).with_note(format!("{per_second:.0} calls/s"));
+    (row, per_second)
+}
+
+fn print_table(rows: &[&Row]) {
+    println!(
+        "{:<42} {:>5} {:>10} {:>10} {:>10}  note",
+        "row", "n", "p50", "p99", "mean"
+    );
+    for row in rows {
+        let line = format!(
+            "{:<42} {:>5} {:>10} {:>10} {:>10}  {}",
+            row.name,
+            row.samples.len(),
+            show(row.p50()),
+            show(row.p99()),
+            show(row.mean()),
+            row.note
+        );
+        println!("{}", line.trim_end());
+    }
+}
+
+/// A duration in the unit that suits it.
+fn show(duration: Duration) -> String {
+    let nanos = duration.as_nanos() as f64;
+    match nanos {
+        n if n < 1e3 => format!("{n:.0} ns"),
+        n if n < 1e6 => format!("{:.1} µs", n / 1e3),
+        n if n < 1e9 => format!("{:.2} ms", n / 1e6),
+        n => format!("{:.2} s", n / 1e9),
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn print_machine(exe: &Path, copy: &Option<PathBuf>) {
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+        .map_or("unknown", |(_, model)| model.trim());
+    println!(
+        "machine: {cpus} CPUs (nproc), kernel {}, {model}",
+        kernel.trim()
+    );
+    println!("binary:  {} ({})", exe.display(), linking(exe));
+    match copy {
+        Some(copy) => println!(
+            "caller:  uid {}, sandboxed calls through {}",
+            nix::unistd::getuid(),
+            copy.display()
+        ),
+        None => {
+            println!("caller:  root, so sandboxed calls start this binary itself, without a copy")
+        }
+    }
+    println!();
+}
+
+/// Whether `exe` is linked statically: a dynamically linked ELF file names its loader in
+/// a `PT_INTERP` program header. Reads 64-bit little-endian ELF files only.
+fn linking(exe: &Path) -> String {
+    const PT_INTERP: u64 = 3;
+    let Ok(elf) = fs::read(exe) else {
+        return "unreadable".into();
+    };
+    let field = |at: usize, size: usize| -> Option<u64> {
+        let bytes = elf.get(at..at + size)?;
+        Some(
+            bytes
+                .iter()
+                .rev()
+                .fold(0, |value, &byte| value << 8 | u64::from(byte)),
+        )
+    };
+    if elf.get(..6) != Some(b"\x7fELF\x02\x01") {
+        return "not a 64-bit little-endian ELF file".into();
+    }
+    let interpreter = || -> Option<Option<String>> {
+        let (table, entry_size, entries) = (field(0x20, 8)?, field(0x36, 2)?, field(0x38, 2)?);
+        for index in 0..entries {
+            let header = (table + index * entry_size) as usize;
+            if field(header, 4)? == PT_INTERP {
+                let (offset, size) = (
+                    field(header + 8, 8)? as usize,
+                    field(header + 32, 8)? as usize,
+                );
+                let path = elf.get(offset..offset + size)?;
+                return Some(Some(
+                    String::from_utf8_lossy(path).trim_end_matches('\0').into(),
+                ));
+            }
+        }
+        Some(None)
+    };
+    match interpreter() {
+        Some(None) => "static".into(),
+        Some(Some(loader)) => format!("not static: dynamically linked, loader {loader}"),
+        None => "malformed ELF program headers".into(),
+    }
+}
