@@ -52,6 +52,12 @@ fn echo_bytes(v: Vec<u8>) -> Vec<u8> {
     v
 }
 
+/// The same `add`, through a zygote.
+#[boxed::sandboxed(zygote)]
+fn zygote_add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
 /// The same `add`, called in process.
 #[inline(never)]
 fn plain_add(a: u64, b: u64) -> u64 {
@@ -87,6 +93,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let floor = floor(&exe, n);
     let copy_exec = copy.as_deref().map(|copy| copy_exec(copy, n));
     let sandboxed = sandboxed_add(n);
+    let (zygote_back_to_back, zygote_spaced) = zygote_rows(n);
     let small = payload_rows(&exe, MIB, n);
     let large = payload_rows(&exe, 64 * MIB, options.large_iterations);
     let (one_thread, one_per_second) = concurrent_add(1, n);
@@ -96,8 +103,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows: Vec<&Row> = vec![&direct, &thread, &floor];
     rows.extend(&copy_exec);
     rows.push(&sandboxed);
-    // ZYGOTE MODE: the row of `add` called through a zygote goes here, measured like
-    // `sandboxed_add`, once the runtime has that mode. Nothing measures it yet.
+    rows.extend([&zygote_back_to_back, &zygote_spaced]);
     rows.extend(small.rows());
     rows.extend(large.rows());
     rows.extend([&one_thread, &two_threads]);
@@ -111,6 +117,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  sandboxed add / floor                                     {:>8.2}",
         ratio(sandboxed.p50(), floor.p50())
+    );
+    println!(
+        "  zygote add back to back / floor                           {:>8.2}   ({})",
+        ratio(zygote_back_to_back.p50(), floor.p50()),
+        show(zygote_back_to_back.p50())
+    );
+    println!(
+        "  zygote add, 5 ms apart / floor                            {:>8.2}   ({})",
+        ratio(zygote_spaced.p50(), floor.p50()),
+        show(zygote_spaced.p50())
     );
     let parts = 2 * large.string_json.p50() + large.pipe.p50();
     println!(
@@ -295,6 +311,27 @@ fn sandboxed_add(n: usize) -> Row {
         elapsed
     });
     Row::new("sandboxed add (default policy)", samples)
+}
+
+/// `add` through a zygote: calls back to back, and calls 5 ms apart, so that a spare
+/// is forked and waiting when each call comes. The first call starts the zygote and is
+/// left out with the warm-up.
+fn zygote_rows(n: usize) -> (Row, Row) {
+    let call = || {
+        let mut sum = 0;
+        let elapsed = time(|| sum = zygote_add(2, 3));
+        assert_eq!(sum, 5);
+        elapsed
+    };
+    let back_to_back = sample(n, call);
+    let spaced = sample(n, || {
+        thread::sleep(Duration::from_millis(5));
+        call()
+    });
+    (
+        Row::new("zygote add, back to back", back_to_back),
+        Row::new("zygote add, 5 ms apart", spaced),
+    )
 }
 
 /// The rows of one payload size.
