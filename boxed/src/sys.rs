@@ -53,6 +53,13 @@ pub fn take_descriptor(fd: RawFd) -> File {
     unsafe { File::from_raw_fd(fd) }
 }
 
+/// Borrows a descriptor of this process by number, to look at it.
+pub fn borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: only used on the protocol numbers, for one `fstat`, while no other code
+    // runs that could close them; a number that is not open makes fstat fail with EBADF.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
 /// Takes ownership of a descriptor a `nix` call just returned as a bare number.
 pub fn owned(fd: RawFd) -> OwnedFd {
     // SAFETY: only called on a descriptor the kernel has just created for this process,

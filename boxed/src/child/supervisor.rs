@@ -19,7 +19,6 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileTypeExt;
 use std::time::Instant;
 
 use nix::errno::Errno;
@@ -248,8 +247,11 @@ pub(crate) fn children() -> Vec<Pid> {
 
 /// The protocol descriptors are pipes; a zygote's lifeline is a socket.
 fn is_pipe_or_socket(fd: i32) -> bool {
-    fs::metadata(format!("/proc/self/fd/{fd}"))
-        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+    use nix::sys::stat::SFlag;
+    nix::sys::stat::fstat(sys::borrow(fd)).is_ok_and(|stat| {
+        let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+        kind == SFlag::S_IFIFO || kind == SFlag::S_IFSOCK
+    })
 }
 
 /// Whether the read end `pipe` has no writer left (the caller closed it or died).
