@@ -137,3 +137,76 @@ fn root_files_stay_closed_to_the_sandbox_of_a_root_caller() {
         assert_eq!(fs::read_to_string(&file).unwrap(), "secret");
     }
 }
+
+/// Reads a world-readable file outside any grant: possible only without Landlock.
+#[sandboxed]
+fn read_passwd() -> Result<usize, String> {
+    std::fs::read_to_string("/etc/passwd")
+        .map(|text| text.len())
+        .map_err(|error| format!("{:?}", error.kind()))
+}
+
+/// Makes the kernel look, to this thread and every process it starts, as if it had no
+/// Landlock: the three Landlock syscalls fail with ENOSYS. Root may install a filter
+/// without `no_new_privs`; filters are kept across fork and exec.
+fn hide_landlock_from_this_thread() {
+    const LD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS, offset 0: the syscall number
+    const JEQ: u16 = 0x15;
+    const RET: u16 = 0x06;
+    let enosys = 0x0005_0000 | libc::ENOSYS as u32;
+    let allow = 0x7fff_0000;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let program = [
+        op(LD_NR, 0, 0, 0),
+        op(JEQ, 3, 0, libc::SYS_landlock_create_ruleset as u32),
+        op(JEQ, 2, 0, libc::SYS_landlock_add_rule as u32),
+        op(JEQ, 1, 0, libc::SYS_landlock_restrict_self as u32),
+        op(RET, 0, 0, allow),
+        op(RET, 0, 0, enosys),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: installs a filter on this thread only; the kernel copies the program.
+    let result = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    assert_eq!(result, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn without_landlock_require_refuses_and_best_effort_runs_without_it() {
+    root();
+    // Control: with Landlock, the file is closed to the sandbox.
+    assert_eq!(read_passwd(), Err("PermissionDenied".to_string()));
+    std::thread::spawn(|| {
+        hide_landlock_from_this_thread();
+        assert_eq!(boxed::kernel_support().landlock_abi, None);
+        let error = boxed::try_call(read_passwd).unwrap_err();
+        assert_eq!(error.kind(), boxed::ErrorKind::Unsupported, "{error}");
+        assert!(error.to_string().contains("best_effort"), "{error}");
+        // Chosen degradation: the call runs, without the file-system layer.
+        let degraded = boxed::Policy::new()
+            .landlock(boxed::Enforcement::BestEffort)
+            .run(read_passwd);
+        assert!(degraded.is_ok(), "{degraded:?}");
+        // And `boxed doctor` says so, with a failing exit code.
+        let doctor = std::process::Command::new(env!("CARGO_BIN_EXE_boxed-test-caller"))
+            .arg("doctor")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&doctor.stdout);
+        assert!(
+            text.contains("Landlock") && text.contains("NOT available"),
+            "{text}"
+        );
+        assert!(!doctor.status.success(), "{text}");
+    })
+    .join()
+    .unwrap();
+}

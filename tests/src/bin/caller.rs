@@ -36,6 +36,11 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("sleep") => sleep_forever(),
         Some("credentials") => println!("{}", credentials()),
+        Some("doctor") => {
+            let support = boxed::kernel_support();
+            println!("{support}");
+            std::process::exit(if support.complete() { 0 } else { 1 });
+        }
         _ => {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
             println!("MAIN RAN\n{}", credential_lines(&status));
