@@ -125,7 +125,9 @@ impl Policy {
     /// child process may be started, enforced by the syscall filter). Above 1 it is
     /// `RLIMIT_NPROC`, which the kernel counts per user, over every process and thread
     /// of the sandbox identity: exact with [`unique_uid`](Policy::unique_uid), shared
-    /// with other sandboxes as `nobody`. With 1, threads are bounded at 512 the same way.
+    /// with every process of a shared identity such as `nobody` otherwise. With 1 and a
+    /// unique uid, threads are bounded at 512 the same way; with a shared identity they
+    /// are not bounded (a bound would depend on the other processes of that user).
     pub fn max_processes(mut self, count: u64) -> Self {
         self.max_processes = count;
         self

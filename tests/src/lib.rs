@@ -77,21 +77,19 @@ pub fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> boo
 /// in them a sandbox can read is world-readable; none is the caller's.
 pub const SYSTEM_TREES: &[&str] = &["/usr", "/bin", "/lib", "/lib64", "/etc"];
 
-/// Room left in `max_processes` for processes that are not the test's own.
-/// `RLIMIT_NPROC` counts every process of the sandbox's uid on the machine, so every
-/// other `nobody` sandbox alive at the time (the other tests of the binary, which run in
-/// parallel, and other runs of the suite) takes from the same budget.
-pub const OTHER_SANDBOXES: u64 = 64;
-
 /// A policy under which a sandbox may run system programs: read (and execute) access
-/// to [`SYSTEM_TREES`], and `own` processes at once, the sandbox itself included, plus
-/// [`OTHER_SANDBOXES`]. Nothing of the caller's is granted: a test adds that itself.
+/// to [`SYSTEM_TREES`], and `own` processes at once, the sandbox itself included, under
+/// a uid of its own. `RLIMIT_NPROC` counts every process of the sandbox's uid on the
+/// machine: as `nobody` the count would include every other sandbox (and orphaned
+/// `nobody` processes the machine has not reaped); with a unique uid it is exact.
+/// Nothing of the caller's is granted: a test adds that itself.
 pub fn running_programs(own: u64) -> boxed::Policy {
     SYSTEM_TREES
         .iter()
         .filter(|tree| std::path::Path::new(tree).exists())
         .fold(boxed::Policy::new(), |policy, tree| policy.read(tree))
-        .max_processes(own + OTHER_SANDBOXES)
+        .unique_uid(true)
+        .max_processes(own)
 }
 
 /// The fields of `/proc/<pid>/stat` the tests use.

@@ -11,12 +11,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use boxed::{Policy, sandboxed};
-use boxed_tests::{OTHER_SANDBOXES, e2e, errno_name, eventually, open_directory, real_uid};
+use boxed_tests::{e2e, errno_name, eventually, open_directory, real_uid};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::{ForkResult, Pid, fork, getppid};
 
-/// The uid the sandbox runs as.
-const NOBODY: u32 = 65534;
+/// The uid a sandbox under `policy` runs as: its `user`'s, or nobody's.
+fn sandbox_uid(policy: &Policy) -> u32 {
+    Policy::clone(policy).run(own_uid)
+}
+
+#[boxed::sandboxed]
+fn own_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
 
 /// How long the tests wait for an event: a file appearing, a call ending.
 const EVENT_WITHIN: Duration = Duration::from_secs(30);
@@ -177,13 +184,19 @@ fn refused() -> Vec<(String, Result<String, String>)> {
 
 /// Runs `target` in a first sandbox, and `attacker` with its pid once it has said it;
 /// checks the first survives, and returns what `attacker` returned.
-fn against_a_running_sandbox<R>(name: &str, attacker: impl FnOnce(i32) -> R) -> R {
+fn against_a_running_sandbox<R>(
+    name: &str,
+    identity: &Policy,
+    attacker: impl FnOnce(i32) -> R,
+) -> R {
     let env = e2e();
     let dir = open_directory(&env.work, name);
+    let uid = sandbox_uid(identity);
     let first = std::thread::spawn({
         let dir = dir.clone();
+        let identity = identity.clone();
         move || {
-            Policy::new()
+            identity
                 .write(&dir)
                 .run(|| boxed::try_call(|| target(&dir)))
         }
@@ -203,13 +216,13 @@ fn against_a_running_sandbox<R>(name: &str, attacker: impl FnOnce(i32) -> R) -> 
             first.join()
         );
     };
-    assert_eq!(real_uid(victim), Some(NOBODY), "the first sandbox");
+    assert_eq!(real_uid(victim), Some(uid), "the first sandbox");
 
     let attacked = attacker(victim);
 
     assert_eq!(
         real_uid(victim),
-        Some(NOBODY),
+        Some(uid),
         "the first sandbox is gone after the attack"
     );
     fs::write(dir.join("done"), "").unwrap();
@@ -224,7 +237,9 @@ fn against_a_running_sandbox<R>(name: &str, attacker: impl FnOnce(i32) -> R) -> 
 #[test]
 fn a_sandbox_cannot_reach_another_running_sandbox_or_its_caller() {
     let caller = std::process::id() as i32;
-    let outcomes = against_a_running_sandbox("isolation-default", |victim| attack(victim, caller));
+    let outcomes = against_a_running_sandbox("isolation-default", &Policy::new(), |victim| {
+        attack(victim, caller)
+    });
     assert_eq!(outcomes, refused());
 }
 
@@ -233,13 +248,19 @@ fn a_sandbox_that_may_start_processes_still_cannot_reach_another() {
     // With more than one process the syscall filter lets signals to other pids through
     // (only kill(-1) stays refused); Landlock's signal scope must refuse them.
     let caller = std::process::id() as i32;
-    let policy = Policy::new().max_processes(3 + OTHER_SANDBOXES);
-    let (outcomes, own_child) = against_a_running_sandbox("isolation-processes", |victim| {
-        (
-            policy.run(|| attack(victim, caller)),
-            policy.run(kill_own_child),
-        )
-    });
+    // Both run as one identity (a user root allowed for this binary's copy), so that
+    // nothing but the scope stands between them; not as `nobody`, whose process count
+    // on the machine (which RLIMIT_NPROC counts) the test cannot know.
+    let other = std::env::var("BOXED_E2E_OTHER").expect("BOXED_E2E_OTHER: run with tests/run.sh");
+    let identity = Policy::new().user(other.as_str());
+    let policy = identity.clone().max_processes(16);
+    let (outcomes, own_child) =
+        against_a_running_sandbox("isolation-processes", &identity, |victim| {
+            (
+                policy.run(|| attack(victim, caller)),
+                policy.run(kill_own_child),
+            )
+        });
     assert_eq!(outcomes, refused());
     // Signals inside the sandbox work: it kills a child of its own.
     assert_eq!(own_child, Ok(()));

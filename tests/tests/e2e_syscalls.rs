@@ -290,7 +290,7 @@ fn attempts_in_sandbox(names: Vec<String>, caller: i32) -> Vec<(String, Outcome)
 
 /// The same, in a sandbox that may start processes. The limit is high because the kernel
 /// counts it over every process and thread of `nobody`, other sandboxes included.
-#[sandboxed(max_processes = 1024)]
+#[sandboxed(max_processes = 1024, unique_uid = true)]
 fn attempts_with_processes(names: Vec<String>, caller: i32) -> Vec<(String, Outcome)> {
     attempts(&names, caller, 0)
 }

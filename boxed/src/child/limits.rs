@@ -4,8 +4,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use crate::Policy;
 
-/// The task limit of a sandbox that may not fork: its threads, and every other task of
-/// the same uid (other sandboxes, unless `unique_uid`), stop at this many.
+/// The task limit of a sandbox with a unique uid that may not fork: its threads.
 pub(crate) const THREADS_OF_ONE_PROCESS: u64 = 512;
 
 /// Sets the limits the policy asks for, then reads each one back.
@@ -25,14 +24,16 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
     if let Some(bytes) = policy.max_file_size {
         limits.push((Resource::RLIMIT_FSIZE, bytes));
     }
-    // One process is enforced exactly by the syscall filter (no fork at all); threads
-    // are bounded by RLIMIT_NPROC, which the kernel counts over every task of the uid.
-    let tasks = if policy.max_processes > 1 {
-        policy.max_processes
-    } else {
-        THREADS_OF_ONE_PROCESS
-    };
-    limits.push((Resource::RLIMIT_NPROC, tasks));
+    // One process is enforced exactly by the syscall filter (no fork at all). Above
+    // one, and for the threads of one process, RLIMIT_NPROC is the bound, which the
+    // kernel counts over every task of the uid: of this sandbox alone with a unique uid,
+    // of every process of a shared identity otherwise, where a bound on threads would
+    // depend on how many processes `nobody` has on the machine, so there is none.
+    if policy.max_processes > 1 {
+        limits.push((Resource::RLIMIT_NPROC, policy.max_processes));
+    } else if policy.unique_uid {
+        limits.push((Resource::RLIMIT_NPROC, THREADS_OF_ONE_PROCESS));
+    }
     for (resource, value) in limits {
         setrlimit(resource, value, value)
             .map_err(|e| format!("setrlimit({resource:?}) failed: {e}"))?;
