@@ -83,6 +83,16 @@ impl Child {
         self.0.expect("not waited yet")
     }
 
+    /// Whether the child has exited, without collecting it (it stays to be reaped).
+    pub(crate) fn has_exited(&self) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, waitid};
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        matches!(
+            waitid(Id::Pid(self.pid()), flags),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+        )
+    }
+
     /// Waits for the child to exit.
     pub(crate) fn wait(mut self) -> io::Result<WaitStatus> {
         let pid = self.0.take().expect("waited once");

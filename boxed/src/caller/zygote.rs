@@ -62,6 +62,10 @@ pub(super) fn exchange(function: &str, policy: &Policy, request: &[u8]) -> Resul
 
 fn zygote_for(key: &Policy, function: &str) -> Result<Arc<Zygote>, Error> {
     let mut zygotes = zygotes();
+    // A zygote that has died is forgotten (and reaped) here, before a call is sent to
+    // it: a spare it forked just before dying may still hold its end of the control
+    // socket for a moment, so sending would succeed and the call be lost.
+    zygotes.retain(|(_, zygote)| !zygote.process.has_exited());
     if let Some((_, zygote)) = zygotes.iter().find(|(policy, _)| policy == key) {
         return Ok(zygote.clone());
     }

@@ -2,7 +2,10 @@
 //! running the installed copy directly.
 //!
 //! `boxed-test-caller sleep` calls a sandboxed function that prints its pid and sleeps;
-//! `boxed-test-caller caps` prints this process's own capabilities from `main`.
+//! `boxed-test-caller caps` prints this process's own capabilities from `main`;
+//! `boxed-test-caller zygote` makes one call through a zygote, prints the zygote's pid
+//! (the sandbox's parent) on a line `zygote pid N`, then reads its standard input to the
+//! end and exits (at once when standard input is `/dev/null`).
 
 use boxed::sandboxed;
 
@@ -18,6 +21,12 @@ fn sleep_forever() {
 fn credentials() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     credential_lines(&status)
+}
+
+/// The sandbox's parent: in zygote mode, the zygote.
+#[sandboxed(zygote)]
+fn zygote_pid() -> i32 {
+    nix::unistd::getppid().as_raw()
 }
 
 fn credential_lines(status: &str) -> String {
@@ -40,6 +49,17 @@ fn main() {
             let support = boxed::kernel_support();
             println!("{support}");
             std::process::exit(if support.complete() { 0 } else { 1 });
+        }
+        Some("zygote") => {
+            use std::io::{Read, Write};
+            println!("zygote pid {}", zygote_pid());
+            std::io::stdout().flush().expect("flushing stdout");
+            // Whoever started this program decides when it exits: the zygote can be seen
+            // alive until then.
+            let mut rest = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut rest)
+                .expect("reading stdin");
         }
         _ => {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
