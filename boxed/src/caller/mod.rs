@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
 
 use serde::Serialize;
@@ -67,8 +68,23 @@ pub(crate) struct Exchange {
     report: Option<Report>,
 }
 
-/// One call through a process started for it: the supervisor forks the sandbox.
-fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
+/// The caller's ends of a started child's protocol pipes.
+pub(crate) struct Started {
+    pub child: Child,
+    pub request: OwnedFd,
+    pub response: OwnedFd,
+    pub report: OwnedFd,
+}
+
+/// Starts the setcap'd copy (for a root caller, the executable itself) for `function`:
+/// the request, response and report pipes and the child's end of `lifeline` become its
+/// descriptors 3 to 6.
+pub(crate) fn start_child(
+    function: &str,
+    argv0: &str,
+    lifeline: &OwnedFd,
+    large_request: bool,
+) -> Result<Started, Error> {
     let program = setup::child_program(function)?;
     let io_error = |source: io::Error| -> Error {
         Repr::Io {
@@ -79,25 +95,62 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
     };
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
-    let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
     let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
-    widen_for(request, &request_write, &response_read);
+    widen(large_request, &request_write, &response_read);
     let child = Child::start(
         &program,
-        &format!("boxed: {function}"),
-        [
-            &request_read,
-            &response_write,
-            &lifeline_read,
-            &report_write,
-        ],
+        argv0,
+        [&request_read, &response_write, lifeline, &report_write],
     )
     .map_err(|source| Repr::Spawn {
         function: function.to_string(),
         program: program.clone(),
         source,
     })?;
-    drop((request_read, response_write, lifeline_read, report_write));
+    Ok(Started {
+        child,
+        request: request_write,
+        response: response_read,
+        report: report_read,
+    })
+}
+
+/// Whether a request is large enough to want a wider pipe.
+pub(crate) fn large(request: &[u8]) -> bool {
+    request.len() > 64 << 10
+}
+
+/// Large payloads cross faster through wider pipes: the request's when it is large, the
+/// response's always, since its size is not known ahead (one `fcntl`).
+pub(crate) fn widen(large_request: bool, request: &OwnedFd, response: &OwnedFd) {
+    if large_request {
+        spawn::widen(request);
+    }
+    spawn::widen(response);
+}
+
+/// One call through a process started for it: the supervisor forks the sandbox.
+fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
+    let io_error = |source: io::Error| -> Error {
+        Repr::Io {
+            function: function.to_string(),
+            source,
+        }
+        .into()
+    };
+    let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
+    let Started {
+        child,
+        request: request_write,
+        response: response_read,
+        report: report_read,
+    } = start_child(
+        function,
+        &format!("boxed: {function}"),
+        &lifeline_read,
+        large(request),
+    )?;
+    drop(lifeline_read);
 
     let sent = File::from(request_write).write_all(request);
     let received = wire::read_frame(&mut File::from(response_read));
@@ -125,19 +178,6 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
         received,
         report,
     })
-}
-
-/// Large payloads cross faster through wider pipes; the response's size is not known
-/// ahead, so its pipe is widened whenever the request's is.
-fn widen_for(
-    request: &[u8],
-    request_pipe: &std::os::fd::OwnedFd,
-    response_pipe: &std::os::fd::OwnedFd,
-) {
-    if request.len() > 64 << 10 {
-        spawn::widen(request_pipe);
-        spawn::widen(response_pipe);
-    }
 }
 
 /// Turns what came back into the function's result or the error that says what failed.

@@ -11,11 +11,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{ControlMessage, MsgFlags, recv, sendmsg};
 
 use super::spawn::{self, Child};
-use super::{Exchange, from_failure};
+use super::{Exchange, Started, from_failure, start_child};
 use crate::child::zygote::CALL;
 use crate::error::{Error, Repr};
 use crate::policy::Policy;
-use crate::setup;
 use crate::wire::{self, Report, Response};
 
 /// A running zygote. Dropping it closes its control socket, which ends it, then reaps it.
@@ -77,35 +76,22 @@ fn zygote_for(key: &Policy, function: &str) -> Result<Arc<Zygote>, Error> {
 /// Starts a zygote: the setcap'd copy, told by its policy to stay. It answers once its
 /// first spare is confined, or with the failure that kept it from being.
 fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
-    let program = setup::child_program(function)?;
-    let io_error = |source: io::Error| -> Error {
-        Repr::Io {
-            function: function.to_string(),
-            source,
-        }
-        .into()
-    };
-    let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
-    let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
-    let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
-    let (control, theirs) = spawn::socket_pair().map_err(io_error)?;
-    let process = Child::start(
-        &program,
-        &format!("boxed zygote: {function}"),
-        [&request_read, &response_write, &theirs, &report_write],
-    )
-    .map_err(|source| Repr::Spawn {
+    let (control, theirs) = spawn::socket_pair().map_err(|source| Repr::Io {
         function: function.to_string(),
-        program: program.clone(),
         source,
     })?;
-    drop((
-        request_read,
-        response_write,
-        theirs,
-        report_write,
-        report_read,
-    ));
+    let Started {
+        child: process,
+        request: request_write,
+        response: response_read,
+        report,
+    } = start_child(
+        function,
+        &format!("boxed zygote: {function}"),
+        &theirs,
+        false,
+    )?;
+    drop((theirs, report));
     let header = wire::policy_header(policy).map_err(|source| Repr::EncodeRequest {
         function: function.to_string(),
         source,
@@ -141,7 +127,7 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
     let (request_read, request_write) = spawn::pipe()?;
     let (response_read, response_write) = spawn::pipe()?;
     let (socket, theirs) = spawn::socket_pair()?;
-    super::widen_for(request, &request_write, &response_read);
+    super::widen(super::large(request), &request_write, &response_read);
     let deadline = policy.timeout.map_or(0, |timeout| {
         u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)
