@@ -7,8 +7,11 @@ use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::socket::{ControlMessage, MsgFlags, recv, sendmsg};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, sendmsg, socketpair,
+};
 
 use super::spawn::{self, Child};
 use super::{Exchange, Started, from_failure, start_child};
@@ -124,9 +127,16 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
 /// One call: hand the zygote a socket and the two pipes, then write the request, read the
 /// answer and the zygote's report. An error means the zygote itself is gone.
 fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange> {
-    let (request_read, request_write) = spawn::pipe()?;
-    let (response_read, response_write) = spawn::pipe()?;
-    let (socket, theirs) = spawn::socket_pair()?;
+    // Nothing is placed at fixed numbers here (the descriptors travel by SCM_RIGHTS),
+    // so plain close-on-exec pipes and sockets will do.
+    let (request_read, request_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (response_read, response_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (socket, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
     super::widen(super::large(request), &request_write, &response_read);
     let deadline = policy.timeout.map_or(0, |timeout| {
         u64::try_from(timeout.as_millis())
