@@ -18,6 +18,16 @@
 //! the request. Arguments and the result cross as JSON on dedicated pipes; only the
 //! function's mangled name is sent.
 //!
+//! # Confinement
+//!
+//! Every sandbox is also confined by default: no file access (Landlock), no network and
+//! a narrow syscall surface (seccomp), at most 64 open files and no child process, no
+//! core dumps. A [`Policy`], written in the attribute (`#[sandboxed(timeout = "2s",
+//! memory = "256MiB", read = ["/usr/share/zoneinfo"])]`) or built at a call site, opens
+//! what a function needs and sets limits and a deadline; [`kernel_support`] (and
+//! `boxed doctor`) tells what this kernel enforces. With [`Policy::zygote`] calls go
+//! through a helper that keeps a confined process forked for the next call.
+//!
 //! # Failures
 //!
 //! Every failure of the sandbox is an [`Error`]. What the caller sees depends on the
