@@ -198,16 +198,22 @@ fn duration(lit: &LitStr) -> syn::Result<Spanned<u128>> {
         "h" => 3_600_000_000_000,
         _ => 0,
     };
-    match number.parse::<u128>() {
-        Ok(n) if scale != 0 && n > 0 => Ok(Spanned {
-            value: n * scale,
+    // At most u64::MAX nanoseconds (about 584 years), the largest `Duration::from_nanos`.
+    match number
+        .parse::<u128>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+    {
+        Some(nanos) if scale != 0 && nanos > 0 && nanos <= u128::from(u64::MAX) => Ok(Spanned {
+            value: nanos,
             span: lit.span(),
         }),
         _ => Err(syn::Error::new(
             lit.span(),
             format!(
                 "`{text}` is not a duration: write a positive whole number and a unit, \
-                 one of ns, us, ms, s, m, h (for example \"250ms\" or \"2s\")"
+                 one of ns, us, ms, s, m, h (for example \"250ms\" or \"2s\"), at most \
+                 about 584 years"
             ),
         )),
     }

@@ -141,13 +141,16 @@ impl Policy {
         self
     }
 
-    /// Grants reading (and executing) the tree at `path`.
+    /// Grants reading (and executing) the tree at `path`, which must be absolute and
+    /// exist: otherwise every call under this policy fails with
+    /// [`ErrorKind::Privileges`](crate::ErrorKind::Privileges), before anything runs.
     pub fn read(mut self, path: impl Into<PathBuf>) -> Self {
         self.read.push(path.into());
         self
     }
 
-    /// Grants reading and writing the tree at `path`.
+    /// Grants reading, writing (creating, removing, renaming) and executing in the tree
+    /// at `path`, which must be absolute and exist, as for [`read`](Policy::read).
     pub fn write(mut self, path: impl Into<PathBuf>) -> Self {
         self.write.push(path.into());
         self

@@ -265,9 +265,23 @@ fn running_executable() -> io::Result<&'static (PathBuf, Fingerprint)> {
     if let Some(running) = RUNNING.get() {
         return Ok(running);
     }
-    let path = fs::read_link("/proc/self/exe")?;
+    let mut path = fs::read_link("/proc/self/exe")?;
     let fingerprint = Fingerprint::of(&fs::metadata("/proc/self/exe")?);
+    // The kernel marks a file that was replaced or removed since; the copy is then made
+    // from another build (or from nothing) and is stale for this process.
+    if let Some(original) = path.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        path = PathBuf::from(original);
+    }
     Ok(RUNNING.get_or_init(|| (path, fingerprint)))
+}
+
+/// Whether the file this process was started from has been replaced or removed since.
+fn running_replaced() -> bool {
+    static REPLACED: OnceLock<bool> = OnceLock::new();
+    *REPLACED.get_or_init(|| {
+        fs::read_link("/proc/self/exe")
+            .is_ok_and(|path| path.to_string_lossy().ends_with(" (deleted)"))
+    })
 }
 
 /// The program a sandboxed call of `function` starts: the running executable itself when
@@ -294,7 +308,13 @@ pub(crate) fn child_program(function: &str) -> Result<PathBuf, Error> {
             function: function.to_string(),
             exe: exe.clone(),
             copy: copy.path.clone(),
-            why: "was made from another build of".into(),
+            why: if running_replaced() {
+                "was made from another build than this process, whose file has since been \
+                 replaced (restart the program after refreshing the copy):"
+                    .into()
+            } else {
+                "was made from another build of".into()
+            },
             command: copy.install_command(),
         }
         .into()),
@@ -343,6 +363,21 @@ pub fn install(exe: &Path, uid: u32, grants: &Grants) -> Result<Copy, Error> {
             "root needs no copy: a caller running as root starts the executable itself",
             None,
         ));
+    }
+    // Everything that can be refused is refused before anything is written.
+    for user in &grants.sandbox_users {
+        match User::from_name(user) {
+            Ok(Some(found)) if found.uid.as_raw() != 0 && found.uid.as_raw() != uid => {}
+            _ => {
+                return Err(Error::setup(
+                    format!(
+                        "--sandbox-user {user}: no such user, or it is root or the user the \
+                         copy is for"
+                    ),
+                    None,
+                ));
+            }
+        }
     }
     let source = fs::canonicalize(exe)
         .map_err(|e| Error::setup(format!("cannot find {}", exe.display()), Some(e)))?;
@@ -395,30 +430,19 @@ pub fn install(exe: &Path, uid: u32, grants: &Grants) -> Result<Copy, Error> {
         ));
     }
     fs::rename(&temporary, &copy.path).map_err(|e| fail("cannot move into place", e))?;
-    for user in &grants.sandbox_users {
-        match User::from_name(user) {
-            Ok(Some(found)) if found.uid.as_raw() != 0 && found.uid.as_raw() != uid => {}
-            _ => {
-                return Err(Error::setup(
-                    format!(
-                        "--sandbox-user {user}: no such user, or it is root or the user the \
-                         copy is for"
-                    ),
-                    None,
-                ));
-            }
-        }
-    }
     let manifest = Manifest {
         source: source.clone(),
         fingerprint: before,
         grants: grants.clone(),
     };
-    write_root_file(
+    if let Err(error) = write_root_file(
         &copy.manifest,
         &serde_json::to_vec_pretty(&manifest).expect("a manifest always encodes"),
-    )
-    .map_err(|e| fail("cannot write the manifest of", e))?;
+    ) {
+        // A copy without its manifest is never used; do not leave it capable either.
+        let _ = fs::remove_file(&copy.path);
+        return Err(fail("cannot write the manifest of", error));
+    }
     Ok(copy)
 }
 

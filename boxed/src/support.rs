@@ -62,8 +62,10 @@ impl fmt::Display for KernelSupport {
         } else {
             write!(
                 f,
-                "policies with landlock = \"require\" (the default) fail here; with \
-                 \"best_effort\" they run without the layers marked NOT available"
+                "policies with landlock = \"require\" (the default) fail here if Landlock \
+                 lacks a feature; with \"best_effort\" they run without the Landlock \
+                 layers marked NOT available; without seccomp filters no sandbox runs; \
+                 without pidfds the supervisor checks the sandbox every few milliseconds"
             )
         }
     }

@@ -45,8 +45,8 @@ pub fn close_descriptors_from(first: RawFd) -> io::Result<()> {
 
 /// Takes ownership of one of the protocol descriptors the caller placed at a fixed number.
 ///
-/// Only called by the child for descriptors 3 to 5, after `child::protocol_descriptors`
-/// checked that each one is open and a pipe, and each number is taken once.
+/// Only called by the child for the protocol descriptors 3 to 6, after the supervisor
+/// checked that each one is open and a pipe or socket, and each number is taken once.
 pub fn take_descriptor(fd: RawFd) -> File {
     // SAFETY: the descriptor is open (checked by the caller of this function) and nothing
     // else in the process owns it: the child runtime takes each protocol number once.

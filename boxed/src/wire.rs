@@ -67,6 +67,26 @@ pub enum Failure {
     Protocol(String),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Panic {
+                message,
+                file,
+                line,
+                column,
+            } => write!(f, "panicked at {file}:{line}:{column}: {message}"),
+            Failure::UnknownFunction => write!(f, "no sandboxed function by that name"),
+            Failure::DecodeRequest(message) => write!(f, "decoding the arguments: {message}"),
+            Failure::EncodeResponse(message) => write!(f, "encoding the result: {message}"),
+            Failure::Privileges(message)
+            | Failure::Unsupported(message)
+            | Failure::Protocol(message) => f.write_str(message),
+            Failure::MemoryLimit => write!(f, "an allocation failed under the memory limit"),
+        }
+    }
+}
+
 /// What one response frame carries.
 #[derive(Debug, PartialEq)]
 pub enum Response {

@@ -65,6 +65,12 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
         .chain(policy.read.iter().map(|path| (path.clone(), read, false)))
         .chain(policy.write.iter().map(|path| (path.clone(), write, false)));
     for (path, access, optional) in grants {
+        if !path.is_absolute() {
+            return Err(Failure::Privileges(format!(
+                "the policy grants {}, which is not an absolute path",
+                path.display()
+            )));
+        }
         let fd = match PathFd::new(&path) {
             Ok(fd) => fd,
             Err(_) if optional => continue,

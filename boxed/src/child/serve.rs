@@ -31,7 +31,7 @@ pub(crate) fn run(
 ) -> ! {
     *lock() = Some(sys::take_descriptor(RESPONSE_FD));
     if let Err(failure) = confine(identity, caller, supervisor, policy) {
-        let message = format!("{failure:?}");
+        let message = failure.to_string();
         respond(Response::Failure(failure));
         fail(DROP_FAILED, &message);
     }

@@ -153,27 +153,39 @@ pub(crate) fn run(version: &OsStr) -> ! {
 /// keeps its own code or signal, since the kernel ignores signals to a process group
 /// that is exiting.
 fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Ending, bool) {
+    // Without pidfds (kernels before 5.3), the sandbox's exit is checked between polls
+    // of the lifeline a few milliseconds long instead of being polled itself.
     let pidfd = sys::pidfd_open(sandbox).ok();
+    let exited = || {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        matches!(
+            waitid(Id::Pid(sandbox), flags),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+        )
+    };
     let mut timed_out = false;
-    while let Some(pidfd) = &pidfd {
-        let mut fds = [
-            PollFd::new(lifeline.as_fd(), PollFlags::POLLIN),
-            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
-        ];
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1)
-                    .unwrap_or(PollTimeout::MAX)
-            }
+    loop {
+        let mut fds = vec![PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];
+        if let Some(pidfd) = &pidfd {
+            fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
+        }
+        let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let wait = match (left, pidfd.is_some()) {
+            (None, true) => None,
+            (None, false) => Some(std::time::Duration::from_millis(5)),
+            (Some(left), true) => Some(left),
+            (Some(left), false) => Some(left.min(std::time::Duration::from_millis(5))),
         };
+        let timeout = wait.map_or(PollTimeout::NONE, |wait| {
+            PollTimeout::try_from(wait.as_millis().min(60_000) as i32 + 1)
+                .unwrap_or(PollTimeout::MAX)
+        });
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,
         }
         let ready = |fd: &PollFd| fd.revents().is_some_and(|events| !events.is_empty());
-        if ready(&fds[1]) {
+        if fds.get(1).is_some_and(ready) || (pidfd.is_none() && exited()) {
             break;
         }
         timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
@@ -184,8 +196,7 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
             break;
         }
     }
-    // Without pidfds (kernels before 5.3) only the sandbox's exit is watched. Either way,
-    // wait without reaping first, so the group can be killed while its id is still held.
+    // Wait without reaping first, so the group can be killed while its id is still held.
     let _ = waitid(
         Id::Pid(sandbox),
         WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
