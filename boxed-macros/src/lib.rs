@@ -14,7 +14,8 @@ use proc_macro::TokenStream;
 
 /// Runs every call of the function in a fresh, unprivileged child process.
 ///
-/// See the documentation of `boxed::sandboxed`, which re-exports this attribute.
+/// Used through the `boxed` crate, which re-exports it with its full documentation
+/// (`boxed::sandboxed`).
 #[proc_macro_attribute]
 pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::sandboxed(args.into(), item.into()).into()

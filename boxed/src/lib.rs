@@ -98,6 +98,33 @@ pub use support::{KernelSupport, kernel_support};
 /// and lends it to the body. The result may be any `Serialize + DeserializeOwned` type,
 /// `()` included. The function keeps its name, visibility, documentation and attributes.
 ///
+/// # Options
+///
+/// The attribute takes the policy of the function's calls; every option is optional and
+/// checked at compile time (see [`Policy`] for what each one does, and the README's
+/// policy table for the defaults):
+///
+/// ```no_run
+/// #[boxed::sandboxed(
+///     timeout = "2s",          // wall clock: ns, us, ms, s, m, h
+///     cpu_time = "1s",
+///     memory = "256MiB",       // B, KiB, MiB, GiB, TiB, kB, MB, GB
+///     max_open_files = 64,
+///     max_file_size = "1MiB",
+///     max_processes = 1,
+///     network = false,
+///     read = ["/usr/share/zoneinfo"],   // absolute paths
+///     write = ["/var/tmp/myapp"],
+///     landlock = "require",    // or "best_effort"
+///     user = "nobody",         // another user only if root allowed it for the copy
+///     unique_uid = false,
+///     zygote = false,          // `zygote` alone means true
+/// )]
+/// fn render(doc: String) -> Vec<u8> {
+///     doc.into_bytes()
+/// }
+/// ```
+///
 /// Refused at compile time, with an error on the offending tokens: generic functions,
 /// `self` receivers, `Self` in the signature, `impl Trait` anywhere in an argument or
 /// result type, argument patterns other than a name, `&mut` arguments, references inside
