@@ -210,6 +210,15 @@ impl From<Repr> for Error {
 }
 
 impl Error {
+    /// Reading from or writing to the child of `function` failed.
+    pub(crate) fn io(function: &str, source: io::Error) -> Self {
+        Repr::Io {
+            function: function.to_string(),
+            source,
+        }
+        .into()
+    }
+
     pub(crate) fn setup(message: impl Into<String>, source: Option<io::Error>) -> Self {
         Repr::Setup {
             message: message.into(),

@@ -290,10 +290,7 @@ pub(crate) fn child_program(function: &str) -> Result<PathBuf, Error> {
     if nix::unistd::geteuid().is_root() {
         return Ok(PathBuf::from("/proc/self/exe"));
     }
-    let io_error = |source| Repr::Io {
-        function: function.to_string(),
-        source,
-    };
+    let io_error = |source| Error::io(function, source);
     let (exe, fingerprint) = running_executable().map_err(io_error)?;
     let copy = Copy::locate(exe, nix::unistd::getuid().as_raw());
     match copy.status_against(fingerprint).map_err(io_error)? {

@@ -105,6 +105,18 @@ pub enum Ending {
     Unknown,
 }
 
+impl Ending {
+    /// How a process ended, from what `waitpid` said of it.
+    pub fn of(status: nix::Result<nix::sys::wait::WaitStatus>) -> Ending {
+        use nix::sys::wait::WaitStatus;
+        match status {
+            Ok(WaitStatus::Exited(_, code)) => Ending::Exited(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => Ending::Signaled(signal as i32),
+            _ => Ending::Unknown,
+        }
+    }
+}
+
 /// What the supervisor tells the caller once the sandbox and its descendants are gone.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {

@@ -12,7 +12,6 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
 use crate::policy::{self, Policy};
-use nix::sys::wait::WaitStatus;
 
 use self::spawn::Child;
 use crate::setup;
@@ -86,13 +85,7 @@ pub(crate) fn start_child(
     large_request: bool,
 ) -> Result<Started, Error> {
     let program = setup::child_program(function)?;
-    let io_error = |source: io::Error| -> Error {
-        Repr::Io {
-            function: function.to_string(),
-            source,
-        }
-        .into()
-    };
+    let io_error = |source| Error::io(function, source);
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
     let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
@@ -131,13 +124,7 @@ pub(crate) fn widen(large_request: bool, request: &OwnedFd, response: &OwnedFd) 
 
 /// One call through a process started for it: the supervisor forks the sandbox.
 fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
-    let io_error = |source: io::Error| -> Error {
-        Repr::Io {
-            function: function.to_string(),
-            source,
-        }
-        .into()
-    };
+    let io_error = |source| Error::io(function, source);
     let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
     let Started {
         child,
@@ -164,11 +151,7 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
     if report.is_none() {
         // The supervisor itself died: its own status is all there is.
         report = Some(Report {
-            ending: match status {
-                WaitStatus::Exited(_, code) => Ending::Exited(code),
-                WaitStatus::Signaled(_, signal, _) => Ending::Signaled(signal as i32),
-                _ => Ending::Unknown,
-            },
+            ending: Ending::of(Ok(status)),
             timed_out: false,
             cpu_seconds: 0.0,
         });

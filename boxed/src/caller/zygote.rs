@@ -50,11 +50,7 @@ pub(super) fn exchange(function: &str, policy: &Policy, request: &[u8]) -> Resul
                 zygotes().retain(|(_, running)| !Arc::ptr_eq(running, &zygote));
                 let _ = kill(zygote.process.pid(), Signal::SIGKILL);
                 if restarted {
-                    return Err(Repr::Io {
-                        function: function.to_string(),
-                        source: error,
-                    }
-                    .into());
+                    return Err(Error::io(function, error));
                 }
                 restarted = true;
             }
@@ -79,10 +75,7 @@ fn zygote_for(key: &Policy, function: &str) -> Result<Arc<Zygote>, Error> {
 /// Starts a zygote: the setcap'd copy, told by its policy to stay. It answers once its
 /// first spare is confined, or with the failure that kept it from being.
 fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
-    let (control, theirs) = spawn::socket_pair().map_err(|source| Repr::Io {
-        function: function.to_string(),
-        source,
-    })?;
+    let (control, theirs) = spawn::socket_pair().map_err(|source| Error::io(function, source))?;
     let Started {
         child: process,
         request: request_write,

@@ -47,6 +47,20 @@ fn refuse_direct_start() -> ! {
     )
 }
 
+/// The numeric fields of `/proc/PROCESS/stat` from the third (the state is skipped: its
+/// index 0 is the parent's pid, field 4), cut after the command name, which may hold
+/// spaces and parentheses. `process` is a pid or `self`.
+pub(crate) fn stat_fields(process: &str) -> Option<Vec<i64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(
+        rest.split_whitespace()
+            .skip(1)
+            .map(|field| field.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
 /// Says why the child stops, on stderr, and exits with `code`.
 pub(crate) fn fail(code: i32, message: &str) -> ! {
     let _ = writeln!(std::io::stderr(), "boxed: {message}");

@@ -280,17 +280,9 @@ fn verify_no_capabilities() -> Step {
 
 /// A process with several threads cannot change its credentials atomically.
 fn single_threaded() -> Step {
-    // The 20th field of /proc/self/stat (the 18th after the command name, which ends at
-    // the last ')') is the number of threads; cheaper for the kernel than status.
-    let stat = step(
-        "reading /proc/self/stat",
-        fs::read_to_string("/proc/self/stat"),
-    )?;
-    let threads = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(17));
-    match threads {
-        Some("1") => Ok(()),
+    // Field 20 of /proc/self/stat, cheaper for the kernel to produce than status.
+    match super::stat_fields("self").and_then(|fields| fields.get(16).copied()) {
+        Some(1) => Ok(()),
         Some(count) => Err(format!(
             "{count} threads are running before the privilege drop; expected one"
         )),

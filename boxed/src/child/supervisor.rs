@@ -202,11 +202,7 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
         WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
     );
     let _ = killpg(sandbox, Signal::SIGKILL);
-    let ending = match waitpid(sandbox, None) {
-        Ok(WaitStatus::Exited(_, code)) => Ending::Exited(code),
-        Ok(WaitStatus::Signaled(_, signal, _)) => Ending::Signaled(signal as i32),
-        _ => Ending::Unknown,
-    };
+    let ending = Ending::of(waitpid(sandbox, None));
     end_tree();
     (ending, timed_out)
 }
@@ -246,11 +242,8 @@ pub(crate) fn children() -> Vec<Pid> {
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
-                    == Some(me.as_raw())
-            })
+            super::stat_fields(&pid.to_string()).and_then(|fields| fields.first().copied())
+                == Some(i64::from(me.as_raw()))
         })
         .map(Pid::from_raw)
         .collect()

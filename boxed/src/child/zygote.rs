@@ -22,7 +22,7 @@ use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recv,
     recvmsg, send, sendmsg, socketpair,
 };
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, Uid};
 
 use super::privileges::Identity;
@@ -268,11 +268,7 @@ impl Spare {
 fn finish(call: Call) {
     let _ = killpg(call.pid, Signal::SIGKILL);
     let cpu_seconds = cpu_seconds(call.pid);
-    let ending = match waitpid(call.pid, None) {
-        Ok(WaitStatus::Exited(_, code)) => Ending::Exited(code),
-        Ok(WaitStatus::Signaled(_, signal, _)) => Ending::Signaled(signal as i32),
-        _ => Ending::Unknown,
-    };
+    let ending = Ending::of(waitpid(call.pid, None));
     for stray in super::supervisor::children() {
         if process_group(stray) == Some(call.pid) {
             let _ = waitpid(stray, None);
@@ -386,31 +382,19 @@ fn answer(response: &OwnedFd, failure: Failure) {
     }
 }
 
-/// The process group of `pid`, from `/proc/PID/stat`.
+/// The process group of `pid`, from `/proc/PID/stat` (field 5).
 fn process_group(pid: Pid) -> Option<Pid> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
-        .map(Pid::from_raw)
+    let fields = super::stat_fields(&pid.to_string())?;
+    Some(Pid::from_raw(i32::try_from(*fields.get(1)?).ok()?))
 }
 
-/// CPU time of an exited, unreaped process and its reaped children, in seconds.
+/// CPU time of an exited, unreaped process and its reaped children, in seconds: fields
+/// 14 to 17 of `/proc/PID/stat`, in clock ticks.
 fn cpu_seconds(pid: Pid) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(fields) = super::stat_fields(&pid.to_string()) else {
         return 0.0;
     };
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(4)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
+    let ticks: i64 = fields.iter().skip(10).take(4).sum();
     let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
