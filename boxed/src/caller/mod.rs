@@ -10,15 +10,14 @@ use std::panic::{self, AssertUnwindSafe};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::spawn::Child;
 use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
 use crate::policy::{self, Policy};
-
-use self::spawn::Child;
 use crate::setup;
+use crate::wire::{self, Ending, Failure, Report, Response};
 
 mod spawn;
 mod zygote;
-use crate::wire::{self, Ending, Failure, Report, Response};
 
 /// Runs the sandboxed function `name` on `args` in a fresh child and returns its result.
 ///
