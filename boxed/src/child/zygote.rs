@@ -1,8 +1,8 @@
 //! The zygote: a supervisor that stays, for `Policy::zygote`. It is started once through
 //! the setcap'd copy and dropped exactly like a supervisor; then, instead of forking one
-//! sandbox and exiting, it keeps one *spare* forked and confined, waiting on a socket,
+//! sandbox and exiting, it keeps *spares* forked and confined, waiting on a socket,
 //! and hands each call to it: the caller's request and response pipes travel to the
-//! spare as descriptors, and a new spare is forked for the next call. Every call still
+//! spare as descriptors, and new spares are forked once no call runs. Every call still
 //! runs in a process of its own that has run nothing before; the zygote itself never
 //! runs code of the program.
 //!
@@ -35,6 +35,9 @@ use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response};
 /// milliseconds (0 for none), with the call's socket, request pipe and response pipe
 /// attached as descriptors.
 pub(crate) const CALL: u8 = b'C';
+
+/// How many spares a zygote keeps forked while no call runs.
+const SPARES: usize = 2;
 
 /// A forked, confined process waiting for a call.
 struct Spare {
@@ -76,10 +79,10 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
             )),
         }
     });
-    let mut spare = match first {
+    let mut spares: Vec<Spare> = match first {
         Ok(spare) => {
             let _ = wire::write_frame(&mut response, &Response::Result(b"null".to_vec()));
-            Some(spare)
+            vec![spare]
         }
         Err(failure) => {
             let _ = wire::write_frame(&mut response, &Response::Failure(failure));
@@ -90,8 +93,15 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
 
     let mut calls: Vec<Call> = Vec::new();
     loop {
-        if spare.is_none() {
-            spare = fork_spare().ok();
+        // Spares are forked only while no call runs: forking and confining one while a
+        // call runs would take a processor from that call. Two are kept, so that a call
+        // that comes right after another still finds one ready; a call that finds none
+        // forks its own.
+        while spares.len() < SPARES && calls.is_empty() {
+            match fork_spare() {
+                Ok(spare) => spares.push(spare),
+                Err(_) => break,
+            }
         }
         let now = Instant::now();
         let timeout = calls
@@ -105,9 +115,11 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
             });
         // Control, the spare's status, then each call's process and socket.
         let mut fds = vec![PollFd::new(control.as_fd(), PollFlags::POLLIN)];
-        let watch_spare = spare.as_ref().filter(|spare| spare.confined.is_none());
-        if let Some(spare) = watch_spare {
-            fds.push(PollFd::new(spare.handoff.as_fd(), PollFlags::POLLIN));
+        let unconfirmed: Vec<usize> = (0..spares.len())
+            .filter(|&i| spares[i].confined.is_none())
+            .collect();
+        for &i in &unconfirmed {
+            fds.push(PollFd::new(spares[i].handoff.as_fd(), PollFlags::POLLIN));
         }
         let first_call = fds.len();
         for call in &calls {
@@ -116,7 +128,7 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
         }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => shutdown(calls, spare),
+            Err(_) => shutdown(calls, spares),
         }
         let ready: Vec<bool> = fds
             .iter()
@@ -142,25 +154,30 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
         for i in finished.into_iter().rev() {
             finish(calls.swap_remove(i));
         }
-        if watch_spare.is_some() && ready[1] {
-            if let Some(spare) = spare.as_mut() {
-                spare.read_confined();
+        for (k, &i) in unconfirmed.iter().enumerate() {
+            if ready[1 + k] {
+                spares[i].read_confined();
             }
         }
         if ready[0] {
             match receive(&control) {
                 Received::Call(deadline, [socket, request, response]) => {
-                    let spare_now = spare.take().map_or_else(fork_spare, Ok);
+                    // The oldest spare is the likeliest to be confined already.
+                    let spare_now = if spares.is_empty() {
+                        fork_spare()
+                    } else {
+                        Ok(spares.remove(0))
+                    };
                     match spare_now {
                         Ok(spare) => calls.push(spare.serve(deadline, socket, request, response)),
                         Err(failure) => answer(&response, failure),
                     }
                 }
                 Received::Nothing => {}
-                Received::Closed => shutdown(calls, spare),
+                Received::Closed => shutdown(calls, spares),
             }
         }
-        reap_strays(&calls, spare.as_ref());
+        reap_strays(&calls, &spares);
     }
 }
 
@@ -285,9 +302,9 @@ fn finish(call: Call) {
 }
 
 /// Reaps children that belong to no call any more (their call was already finished).
-fn reap_strays(calls: &[Call], spare: Option<&Spare>) {
+fn reap_strays(calls: &[Call], spares: &[Spare]) {
     let known =
-        |pid: Pid| calls.iter().any(|call| call.pid == pid) || spare.is_some_and(|s| s.pid == pid);
+        |pid: Pid| calls.iter().any(|call| call.pid == pid) || spares.iter().any(|s| s.pid == pid);
     for child in super::supervisor::children() {
         let group = process_group(child);
         let ours = known(child) || calls.iter().any(|call| Some(call.pid) == group);
@@ -299,12 +316,12 @@ fn reap_strays(calls: &[Call], spare: Option<&Spare>) {
 }
 
 /// Ends every call and the spare, then exits: the caller is gone.
-fn shutdown(calls: Vec<Call>, spare: Option<Spare>) -> ! {
+fn shutdown(calls: Vec<Call>, spares: Vec<Spare>) -> ! {
     for call in &calls {
         let _ = killpg(call.pid, Signal::SIGKILL);
         let _ = kill(call.pid, Signal::SIGKILL);
     }
-    if let Some(spare) = &spare {
+    for spare in &spares {
         let _ = kill(spare.pid, Signal::SIGKILL);
     }
     super::supervisor::end_tree();
