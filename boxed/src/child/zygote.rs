@@ -1,7 +1,7 @@
 //! The zygote: a supervisor that stays, for `Policy::zygote`. It is started once through
 //! the setcap'd copy and dropped exactly like a supervisor; then, instead of forking one
 //! sandbox and exiting, it keeps *spares* forked and confined, waiting on a socket,
-//! and hands each call to it: the caller's request and response pipes travel to the
+//! and hands each call to one of them: the caller's request and response pipes travel to the
 //! spare as descriptors, and new spares are forked once no call runs. Every call still
 //! runs in a process of its own that has run nothing before; the zygote itself never
 //! runs code of the program.
