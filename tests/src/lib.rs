@@ -107,6 +107,15 @@ pub struct ProcStat {
     pub start: u64,
 }
 
+/// The pid a sandbox wrote, with a newline, to `file`; `None` until it has.
+pub fn read_pid(file: &std::path::Path) -> Option<i32> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .strip_suffix('\n')?
+        .parse()
+        .ok()
+}
+
 /// `/proc/<pid>/stat` of a process, if it exists.
 pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

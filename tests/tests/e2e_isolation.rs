@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use boxed::{Policy, sandboxed};
-use boxed_tests::{e2e, errno_name, eventually, open_directory, real_uid};
+use boxed_tests::{e2e, errno_name, eventually, open_directory, read_pid, real_uid};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::{ForkResult, Pid, fork, getppid};
 
@@ -202,13 +202,7 @@ fn against_a_running_sandbox<R>(
         }
     });
     let pid_file = dir.join("pid");
-    let pid = || -> Option<i32> {
-        fs::read_to_string(&pid_file)
-            .ok()?
-            .strip_suffix('\n')?
-            .parse()
-            .ok()
-    };
+    let pid = || read_pid(&pid_file);
     let said = eventually(EVENT_WITHIN, || pid().is_some() || first.is_finished());
     let Some(victim) = pid() else {
         panic!(

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use boxed::{ErrorKind, Policy, sandboxed};
 use boxed_tests::{
-    e2e, errno_name, eventually, one_at_a_time, open_directory, proc_stat, real_uid,
+    e2e, errno_name, eventually, one_at_a_time, open_directory, proc_stat, read_pid, real_uid,
     running_in_session, running_programs, still_running,
 };
 use nix::unistd::{ForkResult, fork};
@@ -143,13 +143,7 @@ fn the_timeout_also_ends_a_daemon_the_sandbox_started() {
 
     // The daemon, seen while the call runs: nobody's `sleep`, leading its own session.
     let pid_file = dir.join("daemon");
-    let pid = || -> Option<i32> {
-        fs::read_to_string(&pid_file)
-            .ok()?
-            .strip_suffix('\n')?
-            .parse()
-            .ok()
-    };
+    let pid = || read_pid(&pid_file);
     let said = eventually(EVENT_WITHIN, || pid().is_some() || call.is_finished());
     let Some(pid) = pid() else {
         panic!(

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use boxed::sandboxed;
-use boxed_tests::{e2e, eventually, running_programs, status_field};
+use boxed_tests::{e2e, eventually, proc_stat, running_programs, status_field};
 
 /// How long a process may take to go away after what should end it.
 const GONE_WITHIN: Duration = Duration::from_secs(10);
@@ -20,34 +20,9 @@ struct Process {
     start: u64,
 }
 
-/// The fields of `/proc/<pid>/stat` the tests use.
-#[derive(Debug)]
-struct Stat {
-    comm: String,
-    state: char,
-    ppid: i32,
-    session: i32,
-    start: u64,
-}
-
-fn stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (head, rest) = text.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_string();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 3 (state), 4 (ppid), 6 (session) and 22 (starttime) of proc_pid_stat(5).
-    Some(Stat {
-        comm,
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
-    })
-}
-
 impl Process {
     fn of(pid: i32) -> Process {
-        let start = stat(pid)
+        let start = proc_stat(pid)
             .unwrap_or_else(|| panic!("process {pid} does not exist"))
             .start;
         Process { pid, start }
@@ -56,7 +31,7 @@ impl Process {
     /// Whether it still runs: it exists and is not a zombie (a zombie runs nothing; its
     /// parent, which may be init, reaps it in its own time).
     fn alive(self) -> bool {
-        stat(self.pid).is_some_and(|s| s.start == self.start && !matches!(s.state, 'Z' | 'X'))
+        proc_stat(self.pid).is_some_and(|s| s.start == self.start && !matches!(s.state, 'Z' | 'X'))
     }
 }
 
@@ -66,7 +41,7 @@ fn session_members(session: i32) -> Vec<i32> {
         .expect("listing /proc")
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| {
-            stat(pid).is_some_and(|s| s.session == session && !matches!(s.state, 'Z' | 'X'))
+            proc_stat(pid).is_some_and(|s| s.session == session && !matches!(s.state, 'Z' | 'X'))
         })
         .collect()
 }
@@ -110,10 +85,10 @@ fn killing_the_caller_kills_its_sandbox() {
 
     // Caller -> supervisor -> sandbox, the sandbox running as nobody.
     let sandbox = Process::of(sandbox_pid);
-    let sandbox_stat = stat(sandbox_pid).unwrap();
+    let sandbox_stat = proc_stat(sandbox_pid).unwrap();
     let supervisor = Process::of(sandbox_stat.ppid);
     assert_eq!(
-        stat(supervisor.pid).unwrap().ppid,
+        proc_stat(supervisor.pid).unwrap().ppid,
         caller_pid,
         "the sandbox's parent is not a child of the caller"
     );
@@ -182,9 +157,10 @@ fn start_daemons() -> Started {
         .map(|(index, pid)| {
             // Wait until each has become `sleep` (and the second has left the session).
             let ready = eventually(GONE_WITHIN, || {
-                stat(pid).is_some_and(|s| s.comm == "sleep" && (index == 0 || s.session == pid))
+                proc_stat(pid)
+                    .is_some_and(|s| s.comm == "sleep" && (index == 0 || s.session == pid))
             });
-            let s = stat(pid).unwrap_or_else(|| panic!("sleep {pid} is gone"));
+            let s = proc_stat(pid).unwrap_or_else(|| panic!("sleep {pid} is gone"));
             assert!(
                 ready,
                 "process {pid} did not become a daemonised sleep: {s:?}"
