@@ -11,7 +11,9 @@
 //!
 //! - `--iterations N`: samples of each process and 1 MiB row, and sandboxed calls of each
 //!   concurrency row (default 300);
-//! - `--large-iterations N`: samples of each 64 MiB row (default 10).
+//! - `--large-iterations N`: samples of each 64 MiB row (default 10);
+//! - `--only GROUP`: only the floor and one group of rows: `sandboxed`, `zygote`,
+//!   `payload` or `threads` (the ratios of the other groups are left out).
 //!
 //! Each row is warmed up first with a tenth of its iterations (at least one). The program
 //! only measures and prints; it asserts nothing about times.
@@ -88,25 +90,36 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     print_machine(&exe, &copy);
     let n = options.iterations;
 
+    let wanted = |group: &str| options.only.as_deref().is_none_or(|only| only == group);
+
     let direct = direct_add(n);
     let thread = thread_spawn_join(n);
     let floor = floor(&exe, n);
     let copy_exec = copy.as_deref().map(|copy| copy_exec(copy, n));
-    let sandboxed = sandboxed_add(n);
-    let (zygote_back_to_back, zygote_spaced) = zygote_rows(n);
-    let small = payload_rows(&exe, MIB, n);
-    let large = payload_rows(&exe, 64 * MIB, options.large_iterations);
-    let (one_thread, one_per_second) = concurrent_add(1, n);
-    let (two_threads, two_per_second) = concurrent_add(2, n);
+    let sandboxed = wanted("sandboxed").then(|| sandboxed_add(n));
+    let zygote = wanted("zygote").then(|| zygote_rows(n));
+    let payloads = wanted("payload").then(|| {
+        (
+            payload_rows(&exe, MIB, n),
+            payload_rows(&exe, 64 * MIB, options.large_iterations),
+        )
+    });
+    let threads = wanted("threads").then(|| (concurrent_add(1, n), concurrent_add(2, n)));
 
     // The table, in this order.
     let mut rows: Vec<&Row> = vec![&direct, &thread, &floor];
     rows.extend(&copy_exec);
-    rows.push(&sandboxed);
-    rows.extend([&zygote_back_to_back, &zygote_spaced]);
-    rows.extend(small.rows());
-    rows.extend(large.rows());
-    rows.extend([&one_thread, &two_threads]);
+    rows.extend(&sandboxed);
+    if let Some((back_to_back, spaced)) = &zygote {
+        rows.extend([back_to_back, spaced]);
+    }
+    if let Some((small, large)) = &payloads {
+        rows.extend(small.rows());
+        rows.extend(large.rows());
+    }
+    if let Some(((one, _), (two, _))) = &threads {
+        rows.extend([one, two]);
+    }
     print_table(&rows);
     if copy_exec.is_none() {
         println!("(no row for the setcap'd copy: running as root, which uses no copy)");
@@ -114,33 +127,41 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     println!();
     println!("ratios (of p50 unless said otherwise):");
-    println!(
-        "  sandboxed add / floor                                     {:>8.2}",
-        ratio(sandboxed.p50(), floor.p50())
-    );
-    println!(
-        "  zygote add back to back / floor                           {:>8.2}   ({})",
-        ratio(zygote_back_to_back.p50(), floor.p50()),
-        show(zygote_back_to_back.p50())
-    );
-    println!(
-        "  zygote add, 5 ms apart / floor                            {:>8.2}   ({})",
-        ratio(zygote_spaced.p50(), floor.p50()),
-        show(zygote_spaced.p50())
-    );
-    let parts = 2 * large.string_json.p50() + large.pipe.p50();
-    println!(
-        "  64 MiB String round trip / (2 x JSON enc+dec + pipe echo) {:>8.2}   ({} / {})",
-        ratio(large.string_sandboxed.p50(), parts),
-        show(large.string_sandboxed.p50()),
-        show(parts)
-    );
-    println!(
-        "  calls per second, 2 threads / 1 thread                    {:>8.2}   ({:.0} / {:.0})",
-        two_per_second / one_per_second,
-        two_per_second,
-        one_per_second
-    );
+    if let Some(sandboxed) = &sandboxed {
+        println!(
+            "  sandboxed add / floor                                     {:>8.2}",
+            ratio(sandboxed.p50(), floor.p50())
+        );
+    }
+    if let Some((back_to_back, spaced)) = &zygote {
+        println!(
+            "  zygote add back to back / floor                           {:>8.2}   ({})",
+            ratio(back_to_back.p50(), floor.p50()),
+            show(back_to_back.p50())
+        );
+        println!(
+            "  zygote add, 5 ms apart / floor                            {:>8.2}   ({})",
+            ratio(spaced.p50(), floor.p50()),
+            show(spaced.p50())
+        );
+    }
+    if let Some((_, large)) = &payloads {
+        let parts = 2 * large.string_json.p50() + large.pipe.p50();
+        println!(
+            "  64 MiB String round trip / (2 x JSON enc+dec + pipe echo) {:>8.2}   ({} / {})",
+            ratio(large.string_sandboxed.p50(), parts),
+            show(large.string_sandboxed.p50()),
+            show(parts)
+        );
+    }
+    if let Some(((_, one_per_second), (_, two_per_second))) = threads {
+        println!(
+            "  calls per second, 2 threads / 1 thread                    {:>8.2}   ({:.0} / {:.0})",
+            two_per_second / one_per_second,
+            two_per_second,
+            one_per_second
+        );
+    }
     Ok(())
 }
 
@@ -148,6 +169,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 struct Options {
     iterations: usize,
     large_iterations: usize,
+    only: Option<String>,
 }
 
 impl Options {
@@ -155,15 +177,31 @@ impl Options {
         let mut options = Options {
             iterations: 300,
             large_iterations: 10,
+            only: None,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
+            if flag == "--only" {
+                let group = args.next().map(String::as_str);
+                match group {
+                    Some(group @ ("sandboxed" | "zygote" | "payload" | "threads")) => {
+                        options.only = Some(group.to_string());
+                        continue;
+                    }
+                    _ => {
+                        return Err(
+                            "--only needs one of sandboxed, zygote, payload, threads".into()
+                        );
+                    }
+                }
+            }
             let slot = match flag.as_str() {
                 "--iterations" => &mut options.iterations,
                 "--large-iterations" => &mut options.large_iterations,
                 other => {
                     return Err(format!(
-                        "unknown argument {other:?}; flags: --iterations N, --large-iterations N"
+                        "unknown argument {other:?}; flags: --iterations N, --large-iterations N, \
+                         --only GROUP"
                     ));
                 }
             };

@@ -191,8 +191,9 @@ pub fn split_request(bytes: &[u8]) -> Result<(&str, &[u8]), Failure> {
     Ok((name, &bytes[newline + 1..]))
 }
 
-/// Writes one frame: the header, then the payload as it is (a large result is not
-/// copied into a second buffer first).
+/// Writes one frame: the header and the payload as it is (a large result is not copied
+/// into a second buffer first), in one vectored write when the pipe takes it all, so
+/// that the reader wakes once.
 pub fn write_frame(out: &mut impl Write, response: &Response) -> io::Result<()> {
     let (tag, payload) = match response {
         Response::Result(json) => (TAG_RESULT, std::borrow::Cow::Borrowed(json.as_slice())),
@@ -203,8 +204,18 @@ pub fn write_frame(out: &mut impl Write, response: &Response) -> io::Result<()> 
     };
     let mut header = [tag; 9];
     header[1..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.write_all(&header)?;
-    out.write_all(&payload)?;
+    let written = loop {
+        match out.write_vectored(&[io::IoSlice::new(&header), io::IoSlice::new(&payload)]) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            written => break written?,
+        }
+    };
+    if written < header.len() {
+        out.write_all(&header[written..])?;
+        out.write_all(&payload)?;
+    } else {
+        out.write_all(&payload[written - header.len()..])?;
+    }
     out.flush()
 }
 
@@ -307,6 +318,47 @@ mod tests {
             let mut bytes = Vec::new();
             write_frame(&mut bytes, &response).unwrap();
             assert_eq!(read_frame(&mut bytes.as_slice()).unwrap(), Some(response));
+        }
+    }
+
+    /// Takes at most `step` bytes a call, and fails the first call with `Interrupted`.
+    struct Dribble {
+        bytes: Vec<u8>,
+        step: usize,
+        interrupted: bool,
+    }
+
+    impl Write for Dribble {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if !self.interrupted {
+                self.interrupted = true;
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.step);
+            self.bytes.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn frames_survive_short_and_interrupted_writes() {
+        let response = || Response::Result(b"[\"a payload longer than a header\"]".to_vec());
+        for step in [1, 4, 9, 10, 1000] {
+            let mut out = Dribble {
+                bytes: Vec::new(),
+                step,
+                interrupted: false,
+            };
+            write_frame(&mut out, &response()).unwrap();
+            assert_eq!(
+                read_frame(&mut out.bytes.as_slice()).unwrap(),
+                Some(response()),
+                "{step} bytes a write"
+            );
         }
     }
 

@@ -66,3 +66,14 @@ pub(crate) fn fail(code: i32, message: &str) -> ! {
     let _ = writeln!(std::io::stderr(), "boxed: {message}");
     crate::sys::exit_now(code)
 }
+
+/// CPU time of every child reaped so far, with what they reaped, in seconds.
+pub(crate) fn children_cpu_seconds() -> f64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).map_or(
+        0.0,
+        |usage| {
+            let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            seconds(usage.user_time()) + seconds(usage.system_time())
+        },
+    )
+}

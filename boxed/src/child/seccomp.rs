@@ -92,13 +92,74 @@ enum Rule {
     },
 }
 
-/// The filter for `policy`, in a sandbox whose pid is `own_pid`.
+/// The filter for `policy`, in a sandbox whose pid is `own_pid`: every rule.
+pub(crate) fn program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
+    laid_out(rules(policy, own_pid))
+}
+
+/// What a zygote installs on itself, once, before it forks its spares: every rule but
+/// those on the calls in [`ZYGOTE_NEEDS`], which it allows (`clone` without namespaces). Its spares inherit it, so the
+/// kernel compiles the bulk of the filter once per zygote instead of once per call.
+pub(crate) fn zygote_program(policy: &Policy) -> Vec<libc::sock_filter> {
+    let mut rules: Vec<(u32, Rule)> = rules(policy, 0)
+        .into_iter()
+        .filter(|(nr, _)| !zygote_needs(*nr))
+        .collect();
+    // Its own forks never make namespaces either.
+    rules.push((
+        libc::SYS_clone as u32,
+        Rule::Checks {
+            argument: 0,
+            checks: vec![jset(NAMESPACE_FLAGS, To::Deny, To::Allow)],
+        },
+    ));
+    rules.sort_by_key(|(nr, _)| *nr);
+    laid_out(rules)
+}
+
+/// What a spare adds on top of [`zygote_program`]: the rules on the calls in
+/// [`ZYGOTE_NEEDS`], and nothing else. The kernel runs both filters on every syscall and
+/// takes the stricter answer, so the two together decide every call exactly as
+/// [`program`] alone does (a unit test checks this for every syscall number).
+pub(crate) fn spare_program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
+    laid_out(
+        rules(policy, own_pid)
+            .into_iter()
+            .filter(|(nr, _)| zygote_needs(*nr))
+            .collect(),
+    )
+}
+
+/// The calls a zygote makes itself (forking spares, opening their pidfds, killing the
+/// calls it ends) or that its spares make while they drop their privileges (`setsid`,
+/// `prctl(PR_SET_DUMPABLE)`), which the sandbox's rules refuse or restrict.
+const ZYGOTE_NEEDS: &[i64] = &[
+    libc::SYS_clone,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_fork,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_vfork,
+    libc::SYS_pidfd_open,
+    libc::SYS_kill,
+    libc::SYS_tgkill,
+    libc::SYS_rt_sigqueueinfo,
+    libc::SYS_rt_tgsigqueueinfo,
+    libc::SYS_setsid,
+    libc::SYS_setpgid,
+    libc::SYS_prctl,
+];
+
+fn zygote_needs(nr: u32) -> bool {
+    ZYGOTE_NEEDS.iter().any(|&needed| needed as u32 == nr)
+}
+
+/// The rules for `policy`, sorted by syscall number.
 ///
 /// The rules are laid out as a binary search on the syscall number. The kernel runs the
 /// whole program once per syscall number when it installs it (to find the calls it can
 /// always allow without running it), so a linear list of N comparisons costs about
 /// 2 µs per comparison to install; a search tree costs a few steps per number.
-pub(crate) fn program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
+fn rules(policy: &Policy, own_pid: i32) -> Vec<(u32, Rule)> {
     let mut rules: Vec<(u32, Rule)> = ALWAYS_DENIED
         .iter()
         .map(|&nr| (nr as u32, Rule::Deny))
@@ -196,7 +257,11 @@ pub(crate) fn program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
         }
     }
     rules.sort_by_key(|(nr, _)| *nr);
+    rules
+}
 
+/// The program for `rules`: the architecture and ABI checks, then the search tree.
+fn laid_out(rules: Vec<(u32, Rule)>) -> Vec<libc::sock_filter> {
     let mut program = vec![
         filter(LD_W_ABS, 0, 0, ARCH),
         filter(JEQ_K, 1, 0, AUDIT_ARCH),
@@ -281,9 +346,10 @@ fn filter(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
-/// Installs the filter for `policy` and checks that the kernel now filters this thread.
-pub(crate) fn apply(policy: &Policy, own_pid: i32) -> Result<(), String> {
-    crate::sys::install_seccomp_filter(&program(policy, own_pid))
+/// Installs `program` (on top of any filter already installed) and checks that the
+/// kernel now filters this thread.
+pub(crate) fn install(program: &[libc::sock_filter]) -> Result<(), String> {
+    crate::sys::install_seccomp_filter(program)
         .map_err(|e| format!("installing the syscall filter failed: {e}"))?;
     match crate::sys::seccomp_mode() {
         2 => Ok(()),
@@ -578,6 +644,102 @@ mod tests {
         assert_eq!(
             decide(&policy, libc::SYS_prctl, option(libc::PR_SET_NAME)),
             RET_ALLOW
+        );
+    }
+
+    /// What the kernel answers with `first` installed and `second` on top: the stricter
+    /// action (a lower action value); between two of the same action, the newer filter's.
+    fn stacked(second: u32, first: u32) -> u32 {
+        let action = |ret: u32| (ret & 0xffff_0000) as i32;
+        let mut answer = RET_ALLOW;
+        for ret in [second, first] {
+            if action(ret) < action(answer) {
+                answer = ret;
+            }
+        }
+        answer
+    }
+
+    #[test]
+    fn zygote_and_spare_filters_together_decide_exactly_as_the_whole_one() {
+        let policies = [
+            Policy::new().zygote(true),
+            Policy::new().zygote(true).network(true).max_processes(4),
+            Policy::new(),
+        ];
+        // Every number up to past the last reviewed, each with arguments that hit every
+        // check: namespace and thread flags, the sandbox's pid and others, -1, terminal
+        // ioctls, dumpable prctls, socket domains and types.
+        let mut argument_sets = vec![[0; 6]];
+        for first in [
+            libc::CLONE_THREAD as u64 | libc::CLONE_VM as u64,
+            libc::CLONE_NEWUSER as u64,
+            libc::SIGCHLD as u64,
+            PID as u64,
+            (-PID) as u64,
+            4243,
+            u64::MAX,
+            libc::PR_SET_DUMPABLE as u64,
+            libc::PR_SET_MM as u64,
+            libc::PR_SET_NAME as u64,
+            libc::AF_INET as u64,
+            libc::AF_UNIX as u64,
+        ] {
+            for second in [0, libc::TIOCSTI, libc::SOCK_STREAM as u64, 1] {
+                argument_sets.push(args(first, second, 0));
+            }
+        }
+        for policy in &policies {
+            let (whole, zygote, spare) = (
+                program(policy, PID),
+                zygote_program(policy),
+                spare_program(policy, PID),
+            );
+            for arch in [AUDIT_ARCH, 0x4000_0003] {
+                for nr in (0..=i64::from(LAST_REVIEWED) + 3).chain([
+                    i64::from(X32_BIT) | libc::SYS_read,
+                    i64::from(X32_BIT) | libc::SYS_kill,
+                ]) {
+                    for args in argument_sets.iter().copied() {
+                        assert_eq!(
+                            stacked(run(&spare, arch, nr, args), run(&zygote, arch, nr, args)),
+                            run(&whole, arch, nr, args),
+                            "syscall {nr}, arch {arch:#x}, arguments {args:?}, {policy:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_zygote_may_fork_and_signal_its_calls_but_not_make_namespaces() {
+        let zygote = zygote_program(&Policy::new().zygote(true));
+        let decide = |nr: i64, args: [u64; 6]| run(&zygote, AUDIT_ARCH, nr, args);
+        assert_eq!(
+            decide(libc::SYS_clone, args(libc::SIGCHLD as u64, 0, 0)),
+            RET_ALLOW
+        );
+        assert_eq!(decide(libc::SYS_kill, args(4243, 9, 0)), RET_ALLOW);
+        assert_eq!(decide(libc::SYS_pidfd_open, args(4243, 0, 0)), RET_ALLOW);
+        assert_eq!(
+            decide(libc::SYS_clone, args(libc::CLONE_NEWUSER as u64, 0, 0)),
+            EPERM
+        );
+        assert_eq!(decide(libc::SYS_ptrace, [0; 6]), EPERM);
+        assert_eq!(decide(libc::SYS_unshare, [0; 6]), EPERM);
+        assert_eq!(
+            decide(libc::SYS_socket, args(libc::AF_INET as u64, 1, 0)),
+            EPERM
+        );
+        // The spare's own part is a small program.
+        let policy = Policy::new().zygote(true);
+        let (spare, whole) = (spare_program(&policy, PID), program(&policy, PID));
+        assert!(
+            spare.len() * 2 < whole.len(),
+            "{} instructions of {}",
+            spare.len(),
+            whole.len()
         );
     }
 

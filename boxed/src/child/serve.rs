@@ -30,7 +30,7 @@ pub(crate) fn run(
     request_pipe: std::fs::File,
 ) -> ! {
     *lock() = Some(sys::take_descriptor(RESPONSE_FD));
-    if let Err(failure) = confine(identity, caller, supervisor, policy) {
+    if let Err(failure) = confine(identity, caller, supervisor, policy, Filter::Whole) {
         let message = failure.to_string();
         respond(Response::Failure(failure));
         fail(DROP_FAILED, &message);
@@ -48,7 +48,7 @@ pub(crate) fn run_spare(
     policy: &Policy,
     handoff: OwnedFd,
 ) -> ! {
-    let status = match confine(identity, caller, zygote, policy) {
+    let status = match confine(identity, caller, zygote, policy, Filter::OnTopOfZygote) {
         Ok(()) => Vec::new(),
         Err(failure) => serde_json::to_vec(&failure).unwrap_or_default(),
     };
@@ -116,12 +116,22 @@ fn serve_request(mut request_pipe: std::fs::File) -> ! {
     finish()
 }
 
+/// Which syscall filter a sandbox installs.
+#[derive(Clone, Copy)]
+enum Filter {
+    /// All of it: a sandbox forked by a supervisor, which has none.
+    Whole,
+    /// The rules its zygote left out of its own filter, which the spare inherited.
+    OnTopOfZygote,
+}
+
 /// Every step that makes the sandbox harmless, in order; the syscall filter is last.
 fn confine(
     identity: Identity,
     caller: Uid,
     supervisor: Pid,
     policy: &Policy,
+    filter: Filter,
 ) -> Result<(), Failure> {
     privileges::drop_sandbox(identity, caller, supervisor).map_err(Failure::Privileges)?;
     limits::apply(policy).map_err(Failure::Privileges)?;
@@ -129,7 +139,12 @@ fn confine(
     if policy.memory.is_some() {
         sys::report_allocation_failures();
     }
-    seccomp::apply(policy, std::process::id() as i32).map_err(Failure::Privileges)
+    let pid = std::process::id() as i32;
+    let program = match filter {
+        Filter::Whole => seccomp::program(policy, pid),
+        Filter::OnTopOfZygote => seccomp::spare_program(policy, pid),
+    };
+    seccomp::install(&program).map_err(Failure::Privileges)
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {

@@ -24,7 +24,6 @@ use std::time::Instant;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::prctl;
-use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{self, ForkResult, Pid};
@@ -121,10 +120,7 @@ pub(crate) fn run(version: &OsStr) -> ! {
     drop(request);
     drop(sys::take_descriptor(RESPONSE_FD));
     let (ending, timed_out) = watch(sandbox, &lifeline, deadline);
-    let cpu_seconds = getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |usage| {
-        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-        seconds(usage.user_time()) + seconds(usage.system_time())
-    });
+    let cpu_seconds = super::children_cpu_seconds();
     let mut report = report;
     let report_json = serde_json::to_vec(&Report {
         ending,
@@ -211,6 +207,12 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
 /// including orphans of the sandbox re-parented here, until none is left. Only children
 /// are signalled, whose pids cannot be reused before this process reaps them.
 pub(crate) fn end_tree() {
+    // Most sandboxes may start no process: then no child is left, and this one call says
+    // so without reading /proc. Any other answer (a stray reaped, or one still running)
+    // goes on to the full search.
+    if waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) == Err(Errno::ECHILD) {
+        return;
+    }
     loop {
         for child in children() {
             let _ = kill(child, Signal::SIGKILL);

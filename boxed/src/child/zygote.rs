@@ -26,7 +26,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, Uid};
 
 use super::privileges::Identity;
-use super::{DROP_FAILED, serve};
+use super::{DROP_FAILED, seccomp, serve};
 use crate::Policy;
 use crate::sys;
 use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response};
@@ -69,7 +69,13 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     // The first spare shows whether this policy can be enforced at all; the caller waits
     // for that answer before it sends any call.
     let mut response = sys::take_descriptor(RESPONSE_FD);
-    let first = fork_spare().and_then(|mut spare| {
+    // The bulk of the syscall filter goes on the zygote itself, once: every spare
+    // inherits it, and adds only the few rules the zygote must be free of.
+    let filtered = nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| format!("PR_SET_NO_NEW_PRIVS failed: {e}"))
+        .and_then(|()| seccomp::install(&seccomp::zygote_program(&policy)))
+        .map_err(Failure::Privileges);
+    let first = filtered.and_then(|()| fork_spare()).and_then(|mut spare| {
         spare.wait_confined();
         match spare.confined.clone() {
             Some(Ok(())) => Ok(spare),
@@ -91,6 +97,10 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     };
     drop(response);
 
+    // A call's process may leave others behind only if its policy lets it start any;
+    // otherwise the zygote's children are its spares and calls, and it need not look
+    // for strays in /proc.
+    let strays_possible = policy.max_processes > 1;
     let mut calls: Vec<Call> = Vec::new();
     loop {
         // Spares are forked only while no call runs: forking and confining one while a
@@ -152,7 +162,7 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
             }
         }
         for i in finished.into_iter().rev() {
-            finish(calls.swap_remove(i));
+            finish(calls.swap_remove(i), strays_possible);
         }
         for (k, &i) in unconfirmed.iter().enumerate() {
             if ready[1 + k] {
@@ -177,7 +187,9 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
                 Received::Closed => shutdown(calls, spares),
             }
         }
-        reap_strays(&calls, &spares);
+        if strays_possible {
+            reap_strays(&calls, &spares);
+        }
     }
 }
 
@@ -282,13 +294,18 @@ impl Spare {
 
 /// Collects a call whose process exited: kills its group (still held, the process is a
 /// zombie), reaps it and what was left of its group, and reports how it ended.
-fn finish(call: Call) {
+fn finish(call: Call, strays_possible: bool) {
     let _ = killpg(call.pid, Signal::SIGKILL);
-    let cpu_seconds = cpu_seconds(call.pid);
+    // Reaping adds the process's CPU time, and that of the children it reaped, to this
+    // process's children total; the zygote has one thread, so the difference is the call's.
+    let before = super::children_cpu_seconds();
     let ending = Ending::of(waitpid(call.pid, None));
-    for stray in super::supervisor::children() {
-        if process_group(stray) == Some(call.pid) {
-            let _ = waitpid(stray, None);
+    let cpu_seconds = super::children_cpu_seconds() - before;
+    if strays_possible {
+        for stray in super::supervisor::children() {
+            if process_group(stray) == Some(call.pid) {
+                let _ = waitpid(stray, None);
+            }
         }
     }
     let report = Report {
@@ -403,18 +420,4 @@ fn answer(response: &OwnedFd, failure: Failure) {
 fn process_group(pid: Pid) -> Option<Pid> {
     let fields = super::stat_fields(&pid.to_string())?;
     Some(Pid::from_raw(i32::try_from(*fields.get(1)?).ok()?))
-}
-
-/// CPU time of an exited, unreaped process and its reaped children, in seconds: fields
-/// 14 to 17 of `/proc/PID/stat`, in clock ticks.
-fn cpu_seconds(pid: Pid) -> f64 {
-    let Some(fields) = super::stat_fields(&pid.to_string()) else {
-        return 0.0;
-    };
-    let ticks: i64 = fields.iter().skip(10).take(4).sum();
-    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
-    ticks as f64 / per_second
 }
