@@ -103,6 +103,11 @@ struct CloneArgs {
     tls: u64,
 }
 
+/// The pid after this process's own.
+fn next_pid() -> c_long {
+    c_long::from(std::process::id()) + 1
+}
+
 /// Makes the attempt called `name`. `caller` is the caller's pid; the ioctls go to `fd`.
 fn attempt(name: &str, caller: libc::pid_t, fd: i32) -> Outcome {
     const NULL: c_long = 0;
@@ -188,6 +193,23 @@ fn attempt(name: &str, caller: libc::pid_t, fd: i32) -> Outcome {
                 let request = libc::TIOCLINUX as c_long;
                 outcome(sys(libc::SYS_ioctl, [fd, request, byte, 0, 0, 0]))
             }
+            // Signal 0 only asks whether a signal could be sent. Through a zygote, the
+            // next pid is likely a spare waiting for the next call, run by the same user.
+            "kill(-1, 0)" => outcome(sys(libc::SYS_kill, [-1, 0, 0, 0, 0, 0])),
+            "kill(next pid, 0)" => outcome(sys(libc::SYS_kill, [next_pid(), 0, 0, 0, 0, 0])),
+            "tgkill(next pid, 0)" => {
+                let next = next_pid();
+                outcome(sys(libc::SYS_tgkill, [next, next, 0, 0, 0, 0]))
+            }
+            "pidfd_open(parent)" => {
+                let parent = nix::unistd::getppid().as_raw().into();
+                closing(sys(libc::SYS_pidfd_open, [parent, 0, 0, 0, 0, 0]))
+            }
+            "prctl(PR_SET_DUMPABLE, 1)" => {
+                let option = libc::PR_SET_DUMPABLE.into();
+                outcome(sys(libc::SYS_prctl, [option, 1, 0, 0, 0, 0]))
+            }
+            "setpgid(0, 0)" => outcome(sys(libc::SYS_setpgid, [0; 6])),
             "clone3(null)" => outcome(sys(libc::SYS_clone3, [NULL, 0, 0, 0, 0, 0])),
             "clone3(CLONE_NEWUSER)" => process_creating(sys(
                 libc::SYS_clone3,
@@ -233,7 +255,15 @@ const REFUSED: &[&str] = &[
     "ioctl(TIOCSTI)",
     "ioctl(TIOCSTI | 1 << 32)",
     "ioctl(TIOCLINUX)",
+    "kill(-1, 0)",
+    "kill(next pid, 0)",
+    "tgkill(next pid, 0)",
+    "pidfd_open(parent)",
+    "prctl(PR_SET_DUMPABLE, 1)",
 ];
+
+/// Refused too through a zygote, whose calls must stay in their process group.
+const REFUSED_IN_ZYGOTE: &[&str] = &["setpgid(0, 0)"];
 
 /// What the filter answers with `ENOSYS`, as a kernel without these calls would.
 const UNKNOWN: &[&str] = &[
@@ -268,6 +298,7 @@ const OUTSIDE: &[(&str, &str)] = &[
     ("ioctl(TIOCSTI)", "ENOTTY"),
     ("ioctl(TIOCSTI | 1 << 32)", "ENOTTY"),
     ("ioctl(TIOCLINUX)", "ENOTTY"),
+    ("pidfd_open(parent)", "ok"),
     ("clone3(null)", "EINVAL"),
     ("clone3(CLONE_NEWUSER)", "ok"),
     ("syscall 463", "EINVAL"),
@@ -295,6 +326,14 @@ fn attempts_with_processes(names: Vec<String>, caller: i32) -> Vec<(String, Outc
     attempts(&names, caller, 0)
 }
 
+/// The same, in a call through a zygote: its filter is in two parts, the zygote's and
+/// the one each call adds.
+#[sandboxed(zygote)]
+fn attempts_in_zygote(names: Vec<String>, caller: i32) -> (Vec<(String, Outcome)>, String) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    (attempts(&names, caller, 0), status)
+}
+
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|name| name.to_string()).collect()
 }
@@ -320,6 +359,22 @@ fn clone3_other_abis_and_unreviewed_syscalls_fail_with_enosys() {
     assert_eq!(outcomes.len(), UNKNOWN.len());
     for (name, outcome) in outcomes {
         assert_eq!(outcome, Err("ENOSYS".to_string()), "{name}");
+    }
+}
+
+#[test]
+fn through_a_zygote_the_same_calls_fail_the_same_way() {
+    e2e();
+    let refused: Vec<&str> = REFUSED.iter().chain(REFUSED_IN_ZYGOTE).copied().collect();
+    for (list, errno) in [(&refused[..], "EPERM"), (UNKNOWN, "ENOSYS")] {
+        let (outcomes, status) = attempts_in_zygote(names(list), caller_pid());
+        assert_eq!(outcomes.len(), list.len());
+        for (name, outcome) in outcomes {
+            assert_eq!(outcome, Err(errno.to_string()), "{name} through a zygote");
+        }
+        // The zygote's filter, inherited, and the call's own on top of it.
+        assert_eq!(status_field(&status, "Seccomp"), "2", "{status}");
+        assert_eq!(status_field(&status, "Seccomp_filters"), "2", "{status}");
     }
 }
 
