@@ -103,11 +103,11 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     let strays_possible = policy.max_processes > 1;
     let mut calls: Vec<Call> = Vec::new();
     loop {
-        // Spares are forked only while no call runs: forking and confining one while a
-        // call runs would take a processor from that call. Two are kept, so that a call
-        // that comes right after another still finds one ready; a call that finds none
-        // forks its own.
-        while spares.len() < SPARES && calls.is_empty() {
+        // Two spares are kept while no call runs, so that a call that comes right after
+        // another still finds one ready. While calls run, a new spare is forked only once
+        // none is left: forking and confining takes a processor, which calls spaced apart
+        // should have to themselves, while calls back to back need the next spare ready.
+        while spares.len() < SPARES && (calls.is_empty() || spares.is_empty()) {
             match fork_spare() {
                 Ok(spare) => spares.push(spare),
                 Err(_) => break,
