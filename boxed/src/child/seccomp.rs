@@ -11,6 +11,11 @@
 //!
 //! Steps 2 and 3 are a binary search on the syscall number (see [`program`]).
 //!
+//! A zygote splits the program in two: it installs on itself every rule but those on the
+//! calls it needs ([`zygote_program`]), and each call's process, which inherits that
+//! filter, adds the rest ([`spare_program`]). Together they decide every call as the
+//! whole program does; a unit test runs both for every syscall number to check it.
+//!
 //! Why not seccompiler (or libseccomp): seccompiler compiled these rules to 451
 //! instructions (it tests one flag or value per rule and compares full 64-bit words), and
 //! the kernel took about 260 µs to install that, the largest single cost of a sandboxed

@@ -6,6 +6,10 @@
 //! runs in a process of its own that has run nothing before; the zygote itself never
 //! runs code of the program.
 //!
+//! The zygote installs most of the policy's syscall filter on itself before it forks any
+//! spare (see [`seccomp::zygote_program`]): the kernel compiles it once, and each spare
+//! adds only the few rules the zygote must be free of.
+//!
 //! Per call the zygote does what the supervisor does for its one sandbox: it watches the
 //! call's process (a pidfd), the call's deadline and the call's socket (the caller's
 //! lifeline for that call), kills the call's process group when any of them ends it,
