@@ -210,6 +210,13 @@ pub fn move_descriptor(fd: OwnedFd, target: RawFd) -> io::Result<OwnedFd> {
     Ok(owned(moved))
 }
 
+/// How many supplementary groups this process has.
+pub fn supplementary_group_count() -> io::Result<usize> {
+    // SAFETY: with a size of 0, getgroups writes nothing and only returns the count.
+    let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    usize::try_from(count).map_err(|_| io::Error::last_os_error())
+}
+
 /// Ignores `SIGPIPE`, as the Rust runtime does before `main`: writing to a closed pipe
 /// then fails with `EPIPE` instead of killing the process.
 pub fn ignore_sigpipe() {

@@ -191,6 +191,12 @@ pub fn split_request(bytes: &[u8]) -> Result<(&str, &[u8]), Failure> {
     Ok((name, &bytes[newline + 1..]))
 }
 
+/// Lets a pipe hold 1 MiB (the most an unprivileged process may ask for by default),
+/// so a large payload crosses in fewer, larger steps. Best effort: a smaller pipe works.
+pub(crate) fn widen_pipe(pipe: &std::os::fd::OwnedFd) {
+    let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+}
+
 /// Writes one frame: the header and the payload as it is (a large result is not copied
 /// into a second buffer first), in one vectored write when the pipe takes it all, so
 /// that the reader wakes once.

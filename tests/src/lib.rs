@@ -103,6 +103,8 @@ pub struct ProcStat {
     pub ppid: i32,
     /// The session id.
     pub session: i32,
+    /// The controlling terminal's device number, 0 for none.
+    pub tty: i32,
     /// Start time in clock ticks after boot; with the pid, it names one process.
     pub start: u64,
 }
@@ -122,12 +124,14 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let (head, rest) = text.rsplit_once(')')?;
     let comm = head.split_once('(')?.1.to_string();
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 3 (state), 4 (ppid), 6 (session) and 22 (starttime) of proc_pid_stat(5).
+    // Fields 3 (state), 4 (ppid), 6 (session), 7 (tty_nr) and 22 (starttime) of
+    // proc_pid_stat(5).
     Some(ProcStat {
         comm,
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
+        tty: fields.get(4)?.parse().ok()?,
         start: fields.get(19)?.parse().ok()?,
     })
 }

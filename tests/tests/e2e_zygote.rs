@@ -57,6 +57,8 @@ struct Sandbox {
     sum: u64,
     pid: i32,
     parent: i32,
+    group: i32,
+    session: i32,
     status: String,
 }
 
@@ -66,6 +68,8 @@ fn add_and_describe(a: u64, b: u64) -> Sandbox {
         sum: a + b,
         pid: nix::unistd::getpid().as_raw(),
         parent: nix::unistd::getppid().as_raw(),
+        group: nix::unistd::getpgrp().as_raw(),
+        session: nix::unistd::getsid(None).expect("getsid").as_raw(),
         status: std::fs::read_to_string("/proc/self/status").expect("/proc/self/status"),
     }
 }
@@ -100,6 +104,19 @@ fn every_call_runs_in_a_new_confined_process() {
     );
     assert!(!matches!(zygote_stat.state, 'Z' | 'X'), "{zygote_stat:?}");
     assert_eq!(real_uid(zygote), Some(nix::unistd::getuid().as_raw()));
+
+    // Each call leads a process group of its own (the zygote ends a call by its group),
+    // in the zygote's own session: not the caller's, and without a terminal.
+    let own_session = nix::unistd::getsid(None).expect("getsid").as_raw();
+    for sandbox in &sandboxes {
+        assert_eq!(sandbox.group, sandbox.pid, "{sandbox:?}");
+        assert_eq!(sandbox.session, zygote, "{sandbox:?}");
+        assert_ne!(sandbox.session, own_session, "{sandbox:?}");
+    }
+    assert_eq!(
+        zygote_stat.tty, 0,
+        "the zygote has a terminal: {zygote_stat:?}"
+    );
 
     // Each sandbox is as confined as one started for a single call.
     for sandbox in &sandboxes {
@@ -463,11 +480,14 @@ struct Observation {
     limits: Vec<String>,
     vars: Vec<(String, String)>,
     cwd: std::path::PathBuf,
-    leads_its_session: bool,
+    /// Its process group is its own (through a zygote the session is the zygote's, not
+    /// its own; without one it leads a session of its own: see the other tests).
+    leads_its_group: bool,
+    in_callers_session: bool,
 }
 
 #[sandboxed]
-fn observe(text: String) -> Observation {
+fn observe(text: String, caller_session: i32) -> Observation {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let keys = [
         "Umask",
@@ -497,7 +517,8 @@ fn observe(text: String) -> Observation {
         limits: limits.lines().skip(1).map(str::to_string).collect(),
         vars: std::env::vars().collect(),
         cwd: std::env::current_dir().expect("current_dir"),
-        leads_its_session: nix::unistd::getsid(None).expect("getsid") == pid,
+        leads_its_group: nix::unistd::getpgrp() == pid,
+        in_callers_session: nix::unistd::getsid(None).expect("getsid").as_raw() == caller_session,
     }
 }
 
@@ -505,8 +526,9 @@ fn observe(text: String) -> Observation {
 fn a_zygote_call_returns_what_a_call_without_one_returns() {
     e2e();
     let text = || "the cat sat on the mat".to_string();
-    let alone = Policy::new().run(|| observe(text()));
-    let through_zygote = Policy::new().zygote(true).run(|| observe(text()));
+    let session = nix::unistd::getsid(None).expect("getsid").as_raw();
+    let alone = Policy::new().run(|| observe(text(), session));
+    let through_zygote = Policy::new().zygote(true).run(|| observe(text(), session));
     assert_eq!(through_zygote, alone);
     assert_eq!(alone.words, ["MAT", "THE", "ON", "SAT", "CAT", "THE"]);
     assert!(
@@ -514,5 +536,6 @@ fn a_zygote_call_returns_what_a_call_without_one_returns() {
         "{alone:?}"
     );
     assert_eq!(alone.cwd, std::path::Path::new("/"));
-    assert!(alone.leads_its_session);
+    assert!(alone.leads_its_group);
+    assert!(!alone.in_callers_session);
 }

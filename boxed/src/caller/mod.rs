@@ -116,9 +116,9 @@ pub(crate) fn large(request: &[u8]) -> bool {
 /// response's always, since its size is not known ahead (one `fcntl`).
 pub(crate) fn widen(large_request: bool, request: &OwnedFd, response: &OwnedFd) {
     if large_request {
-        spawn::widen(request);
+        wire::widen_pipe(request);
     }
-    spawn::widen(response);
+    wire::widen_pipe(response);
 }
 
 /// One call through a process started for it: the supervisor forks the sandbox.

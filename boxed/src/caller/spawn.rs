@@ -24,12 +24,6 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((high(read)?, high(write)?))
 }
 
-/// Lets a pipe hold 1 MiB (the most an unprivileged process may ask for by default),
-/// so a large payload crosses in fewer, larger steps. Best effort: a smaller pipe works.
-pub(crate) fn widen(pipe: &OwnedFd) {
-    let _ = fcntl(pipe, FcntlArg::F_SETPIPE_SZ(1 << 20));
-}
-
 /// A socket pair for a child, numbered like [`pipe`]'s ends.
 pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let (ours, theirs) = nix::sys::socket::socketpair(

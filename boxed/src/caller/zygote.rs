@@ -3,22 +3,20 @@
 //! its own, then talks to its fresh process directly.
 
 use std::fs::File;
-use std::io::{self, IoSlice, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{self, IoSliceMut, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use nix::fcntl::OFlag;
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::socket::{
-    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, sendmsg, socketpair,
-};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, send};
 
 use super::spawn::{self, Child};
 use super::{Exchange, Started, from_failure, start_child};
-use crate::child::zygote::CALL;
+use crate::child::zygote::{CLAIM, FAILED, NEED, SPARE};
 use crate::error::{Error, Repr};
 use crate::policy::Policy;
-use crate::wire::{self, Report, Response};
+use crate::wire::{self, Failure, Report, Response};
 
 /// A running zygote. Dropping it closes its control socket, which ends it, then reaps it.
 struct Zygote {
@@ -117,52 +115,107 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
     }
 }
 
-/// One call: hand the zygote a socket and the two pipes, then write the request, read the
-/// answer and the zygote's report. An error means the zygote itself is gone.
+/// What the zygote put on the control socket for the next call.
+enum Handed {
+    /// A confined spare: the caller's ends of its claim, report, request and response
+    /// pipes.
+    Spare([OwnedFd; 4]),
+    /// No spare could be made, for this reason.
+    Failed(Failure),
+}
+
+/// Takes the next spare the zygote handed over, waiting for one if none is there yet.
+/// An error means the zygote itself is gone.
+fn take_spare(zygote: &Zygote) -> io::Result<Handed> {
+    let control = zygote
+        .control
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // A spare's message is one byte; a failure's, some hundreds.
+    let mut message = [0u8; 4096];
+    let mut flags = MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT;
+    loop {
+        let mut space = nix::cmsg_space!([RawFd; 4]);
+        let mut iov = [IoSliceMut::new(&mut message)];
+        let received = match recvmsg::<()>(control.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => {
+                // None is ready: ask for one, and wait (still holding the lock, so the
+                // answer is this call's).
+                send(control.as_raw_fd(), &[NEED], MsgFlags::MSG_NOSIGNAL)?;
+                flags = MsgFlags::MSG_CMSG_CLOEXEC;
+                continue;
+            }
+            received => received?,
+        };
+        let fds: Vec<OwnedFd> = received
+            .cmsgs()?
+            .filter_map(|message| match message {
+                ControlMessageOwned::ScmRights(fds) => Some(fds),
+                _ => None,
+            })
+            .flatten()
+            .map(crate::sys::owned)
+            .collect();
+        let length = received.bytes;
+        return match (message.first(), length) {
+            (_, 0) => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the zygote closed its control socket",
+            )),
+            (Some(&SPARE), 1) => <[OwnedFd; 4]>::try_from(fds)
+                .map(Handed::Spare)
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a spare came without its descriptors",
+                    )
+                }),
+            (Some(&FAILED), _) => Ok(Handed::Failed(
+                serde_json::from_slice(&message[1..length]).unwrap_or_else(|error| {
+                    Failure::Protocol(format!("the zygote's failure message: {error}"))
+                }),
+            )),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the zygote sent a message this runtime does not know",
+            )),
+        };
+    }
+}
+
+/// One call: take a spare, claim it with the call's deadline, write the request, read
+/// the answer and the zygote's report. An error means the zygote itself is gone.
 fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange> {
-    // Nothing is placed at fixed numbers here (the descriptors travel by SCM_RIGHTS),
-    // so plain close-on-exec pipes and sockets will do.
-    let (request_read, request_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    let (response_read, response_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    let (socket, theirs) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )?;
-    super::widen(super::large(request), &request_write, &response_read);
+    let [claim_write, report_read, request_write, response_read] = match take_spare(zygote)? {
+        Handed::Spare(fds) => fds,
+        Handed::Failed(failure) => {
+            return Ok(Exchange {
+                sent: Ok(()),
+                received: Ok(Some(Response::Failure(failure))),
+                report: None,
+            });
+        }
+    };
+    if super::large(request) {
+        wire::widen_pipe(&request_write);
+    }
     let deadline = policy.timeout.map_or(0, |timeout| {
         u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)
             .max(1)
     });
-    let mut message = [CALL; 9];
-    message[1..].copy_from_slice(&deadline.to_le_bytes());
-    let fds = [
-        theirs.as_raw_fd(),
-        request_read.as_raw_fd(),
-        response_write.as_raw_fd(),
-    ];
-    {
-        let control = zygote
-            .control
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sendmsg::<()>(
-            control.as_raw_fd(),
-            &[IoSlice::new(&message)],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        )?;
-    }
-    drop((theirs, request_read, response_write));
+    let mut claim = [CLAIM; 9];
+    claim[1..].copy_from_slice(&deadline.to_le_bytes());
     let sent = File::from(request_write).write_all(request);
+    // After the request, so that the call's process starts first. A spare whose zygote
+    // is gone has been killed with it: its call gets no answer.
+    let _ = nix::unistd::write(&claim_write, &claim);
     let received = wire::read_frame(&mut File::from(response_read));
     if matches!(received, Ok(Some(_))) && policy.max_processes <= 1 {
         // The answer is here and the sandbox could start no process: nothing is left to
-        // wait for but its exit. Closing the call's socket makes the zygote end it now
-        // if it has not ended by itself.
+        // wait for but its exit. Closing the claim pipe makes the zygote end it now if
+        // it has not ended by itself.
         return Ok(Exchange {
             sent,
             received,
@@ -170,11 +223,10 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
         });
     }
     // The zygote reports once the call's process and everything it started are gone.
-    let mut report = vec![0u8; 4096];
-    let report = match recv(socket.as_raw_fd(), &mut report, MsgFlags::empty()) {
-        Ok(length) if length > 0 => serde_json::from_slice::<Report>(&report[..length]).ok(),
-        _ => None,
-    };
+    let mut report = Vec::new();
+    let _ = File::from(report_read).read_to_end(&mut report);
+    let report = serde_json::from_slice::<Report>(&report).ok();
+    drop(claim_write);
     Ok(Exchange {
         sent,
         received,

@@ -11,8 +11,8 @@ use std::thread::{self, ThreadId};
 
 use nix::unistd::{Pid, Uid};
 
-use super::privileges::{self, Identity};
-use super::{DROP_FAILED, fail, landlock, limits, seccomp, zygote};
+use super::privileges::{self, Grouping, Identity};
+use super::{DROP_FAILED, fail, landlock, limits, seccomp};
 use crate::__private::ServeError;
 use crate::Policy;
 use crate::registry;
@@ -38,15 +38,18 @@ pub(crate) fn run(
     serve_request(request_pipe)
 }
 
-/// A zygote's spare: confines itself now, says so on `handoff`, then waits there for a
-/// call (its request and response pipes) and serves it. A confinement failure is sent
-/// on `handoff` instead, for the zygote to answer the next call with.
+/// A zygote's spare: confines itself now, says so on `handoff`, then serves the call
+/// that comes on `request`: the caller holds the other ends of `request` and `response`
+/// once the zygote has handed them over, and writes its request when it makes the call.
+/// A confinement failure is sent on `handoff` instead, for the zygote to tell the caller.
 pub(crate) fn run_spare(
     identity: Identity,
     caller: Uid,
     zygote: Pid,
     policy: &Policy,
     handoff: OwnedFd,
+    request: OwnedFd,
+    response: OwnedFd,
 ) -> ! {
     let status = match confine(identity, caller, zygote, policy, Filter::OnTopOfZygote) {
         Ok(()) => Vec::new(),
@@ -61,30 +64,18 @@ pub(crate) fn run_spare(
     if !confined {
         sys::exit_now(DROP_FAILED);
     }
-    let Some([request, response]) = zygote::receive_call(&handoff) else {
-        // The zygote is gone: nothing to serve.
-        sys::exit_now(0);
-    };
     drop(handoff);
-    // The response pipe goes to the number the allocation-failure handler writes to;
-    // both are first moved out of the way, since either may hold that number now.
-    let placed = sys::move_above(request, 10).and_then(|request| {
-        let response = sys::move_above(response, 10)?;
-        Ok((request, sys::move_descriptor(response, RESPONSE_FD)?))
-    });
-    let (request, response) = match placed {
-        Ok(placed) => placed,
-        Err(_) => sys::exit_now(DROP_FAILED),
-    };
     *lock() = Some(response.into());
     serve_request(request.into())
 }
 
-/// Reads the request, runs the function, answers, exits.
+/// Reads the request, runs the function, answers, exits. Everything that does not need
+/// the request is done before it is read: a zygote's spare does it before its call.
 fn serve_request(mut request_pipe: std::fs::File) -> ! {
     sys::remove_env(MARKER_VAR);
     // As before any Rust program's `main`: a write to a closed pipe is an error, not death.
     sys::ignore_sigpipe();
+    report_panics_of(thread::current().id());
     let mut request = Vec::new();
     if let Err(error) = request_pipe.read_to_end(&mut request) {
         respond(Response::Failure(Failure::Protocol(format!(
@@ -95,7 +86,6 @@ fn serve_request(mut request_pipe: std::fs::File) -> ! {
     let response = match wire::split_request(&request) {
         Ok((name, args)) => match registry::find(name) {
             Ok(entry) => {
-                report_panics_of(thread::current().id());
                 match panic::catch_unwind(AssertUnwindSafe(|| (entry.serve)(args))) {
                     Ok(Ok(json)) => Response::Result(json),
                     Ok(Err(ServeError::Decode(message))) => {
@@ -133,7 +123,12 @@ fn confine(
     policy: &Policy,
     filter: Filter,
 ) -> Result<(), Failure> {
-    privileges::drop_sandbox(identity, caller, supervisor).map_err(Failure::Privileges)?;
+    let grouping = match filter {
+        Filter::Whole => Grouping::NewSession,
+        Filter::OnTopOfZygote => Grouping::NewGroup,
+    };
+    privileges::drop_sandbox(identity, caller, supervisor, grouping)
+        .map_err(Failure::Privileges)?;
     limits::apply(policy).map_err(Failure::Privileges)?;
     landlock::apply(policy)?;
     if policy.memory.is_some() {

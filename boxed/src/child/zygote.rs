@@ -1,30 +1,34 @@
 //! The zygote: a supervisor that stays, for `Policy::zygote`. It is started once through
 //! the setcap'd copy and dropped exactly like a supervisor; then, instead of forking one
-//! sandbox and exiting, it keeps *spares* forked and confined, waiting on a socket,
-//! and hands each call to one of them: the caller's request and response pipes travel to the
-//! spare as descriptors, and new spares are forked once no call runs. Every call still
-//! runs in a process of its own that has run nothing before; the zygote itself never
-//! runs code of the program.
+//! sandbox and exiting, it keeps *spares* forked and confined, each waiting on its own
+//! request pipe, and hands them to the caller ahead of its calls: once a spare says it
+//! is confined, the caller's ends of that spare's claim, report, request and response
+//! pipes travel to the caller on the control socket. A call takes the next spare there
+//! and talks to it directly; only when none is there does it ask for one (and wait).
+//! Every call still runs in a process of its own that has run nothing before; the zygote
+//! itself never runs code of the program.
 //!
-//! The zygote installs most of the policy's syscall filter on itself before it forks any
-//! spare (see [`seccomp::zygote_program`]): the kernel compiles it once, and each spare
-//! adds only the few rules the zygote must be free of.
+//! The zygote leads a session of its own, without a terminal, and installs most of the
+//! policy's syscall filter on itself before it forks any spare (see
+//! [`seccomp::zygote_program`]): the kernel compiles it once, and each spare adds only
+//! the few rules the zygote must be free of.
 //!
 //! Per call the zygote does what the supervisor does for its one sandbox: it watches the
-//! call's process (a pidfd), the call's deadline and the call's socket (the caller's
-//! lifeline for that call), kills the call's process group when any of them ends it,
-//! and writes the [`Report`] on the call's socket. The caller's control socket is the
-//! zygote's own lifeline: when it closes, every call is ended and the zygote exits.
+//! call's process (a pidfd), the call's deadline and the claim pipe (on which the caller
+//! takes the spare and says the call's deadline, and whose closing says the call is over
+//! or the caller gone), kills the call's process group when any of them ends it, and
+//! writes the [`Report`] on the report pipe. The caller's control socket is the zygote's
+//! own lifeline: when it closes, every spare and call is ended and the zygote exits.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recv,
-    recvmsg, send, sendmsg, socketpair,
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, send, sendmsg, socketpair,
 };
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, Uid};
@@ -35,63 +39,89 @@ use crate::Policy;
 use crate::sys;
 use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response};
 
-/// How a call is asked for on the control socket: this tag and the deadline in
-/// milliseconds (0 for none), with the call's socket, request pipe and response pipe
-/// attached as descriptors.
-pub(crate) const CALL: u8 = b'C';
+/// On the control socket, from the zygote: a spare, with the caller's ends of its claim,
+/// report, request and response pipes attached, in that order.
+pub(crate) const SPARE: u8 = b'S';
+/// On the control socket, from the zygote: no spare could be made; the rest of the
+/// message is the [`Failure`] as JSON, which the call that takes it answers with.
+pub(crate) const FAILED: u8 = b'F';
+/// On the control socket, from the caller: it found no spare there and waits for one.
+/// The zygote answers with a spare, or with [`FAILED`] if it cannot make one.
+pub(crate) const NEED: u8 = b'N';
+/// On a spare's claim pipe, from the caller: it takes this spare for a call; the next 8 bytes
+/// are the call's deadline in milliseconds (0 for none), little-endian.
+pub(crate) const CLAIM: u8 = b'C';
 
-/// How many spares a zygote keeps forked while no call runs.
+/// Where a spare finds its descriptors: the zygote's status socket, the response pipe
+/// (the number the allocation-failure handler writes to), the request pipe.
+const HANDOFF_FD: i32 = 3;
+const SPARE_REQUEST_FD: i32 = 5;
+
+/// How many spares are kept confined and unclaimed while no call runs.
 const SPARES: usize = 2;
 
-/// A forked, confined process waiting for a call.
+/// A forked spare, from its fork to its reaping.
 struct Spare {
     pid: Pid,
     pidfd: OwnedFd,
+    /// Where the spare says whether it is confined. Kept open until the spare is reaped.
     handoff: OwnedFd,
-    /// What it said once confined: `None` until then.
-    confined: Option<Result<(), Failure>>,
+    /// The zygote's end of the call's claim pipe: the claim comes here, and its closing
+    /// says that the call is over or the caller gone.
+    claim: OwnedFd,
+    /// The zygote's end of the call's report pipe.
+    report: OwnedFd,
+    /// The caller's ends, held until the spare is confined and handed over.
+    theirs: Option<[OwnedFd; 4]>,
+    state: State,
+    /// Why it could not be confined, as it said.
+    failure: Option<Failure>,
 }
 
-/// A call being served.
-struct Call {
-    pid: Pid,
-    pidfd: OwnedFd,
-    /// The caller's end of it: the report goes here; its closing cancels the call.
-    socket: OwnedFd,
-    /// Kept open until the call ends: closing a socket with unread data (the spare's
-    /// "confined", when the call came before it was read) resets the other end, and the
-    /// spare would lose its call.
-    _handoff: OwnedFd,
-    deadline: Option<Instant>,
-    timed_out: bool,
-    killed: bool,
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    /// Forked; not yet said whether it is confined.
+    Confining,
+    /// Confined and handed to the caller; no call yet.
+    Handed,
+    /// Taken by a call.
+    Claimed {
+        deadline: Option<Instant>,
+        timed_out: bool,
+    },
+    /// Killed: its call was abandoned or timed out, or it failed; waiting to be reaped.
+    Killed { timed_out: bool },
 }
 
 pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: OwnedFd) -> ! {
     let zygote = nix::unistd::getpid();
     let fork_spare = || Spare::fork(identity, caller, zygote, &policy);
-    // The first spare shows whether this policy can be enforced at all; the caller waits
-    // for that answer before it sends any call.
-    let mut response = sys::take_descriptor(RESPONSE_FD);
-    // The bulk of the syscall filter goes on the zygote itself, once: every spare
-    // inherits it, and adds only the few rules the zygote must be free of.
-    let filtered = nix::sys::prctl::set_no_new_privs()
-        .map_err(|e| format!("PR_SET_NO_NEW_PRIVS failed: {e}"))
+    // A session of its own, without a controlling terminal, for the zygote and its
+    // spares; each spare then needs only a process group of its own. Then the bulk of
+    // the syscall filter goes on the zygote itself, once: every spare inherits it, and
+    // adds only the few rules the zygote must be free of.
+    let filtered = nix::unistd::setsid()
+        .map_err(|e| format!("setsid failed: {e}"))
+        .and_then(|_| {
+            nix::sys::prctl::set_no_new_privs()
+                .map_err(|e| format!("PR_SET_NO_NEW_PRIVS failed: {e}"))
+        })
         .and_then(|()| seccomp::install(&seccomp::zygote_program(&policy)))
         .map_err(Failure::Privileges);
+    // The first spare shows whether this policy can be enforced at all; the caller waits
+    // for that answer before it takes any spare.
+    let mut response = sys::take_descriptor(RESPONSE_FD);
     let first = filtered.and_then(|()| fork_spare()).and_then(|mut spare| {
         spare.wait_confined();
-        match spare.confined.clone() {
-            Some(Ok(())) => Ok(spare),
-            Some(Err(failure)) => Err(failure),
-            None => Err(Failure::Privileges(
-                "the first spare died unconfined".into(),
-            )),
+        match spare.state {
+            State::Handed => Ok(spare),
+            _ => Err(spare.failure()),
         }
     });
     let mut spares: Vec<Spare> = match first {
-        Ok(spare) => {
+        Ok(mut spare) => {
             let _ = wire::write_frame(&mut response, &Response::Result(b"null".to_vec()));
+            spare.hand_over(&control);
             vec![spare]
         }
         Err(failure) => {
@@ -102,47 +132,83 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     drop(response);
 
     // A call's process may leave others behind only if its policy lets it start any;
-    // otherwise the zygote's children are its spares and calls, and it need not look
-    // for strays in /proc.
+    // otherwise the zygote's children are its spares, and it need not look for strays
+    // in /proc.
     let strays_possible = policy.max_processes > 1;
-    let mut calls: Vec<Call> = Vec::new();
+    // A caller waits for a spare (it said NEED): the next spare handed over, or the next
+    // failure to make one, answers it.
+    let mut waiting = false;
+    // Making a spare failed: none is made ahead of calls any more, only for a caller
+    // that waits, until one is made again.
+    let mut failing = false;
     loop {
-        // Two spares are kept while no call runs, so that a call that comes right after
-        // another still finds one ready. While calls run, a new spare is forked only once
-        // none is left: forking and confining takes a processor, which calls spaced apart
-        // should have to themselves, while calls back to back need the next spare ready.
-        while spares.len() < SPARES && (calls.is_empty() || spares.is_empty()) {
+        // Two unclaimed spares are kept while no call runs, so that a call that comes
+        // right after another still finds one ready. While calls run, a new spare is
+        // forked only once none is left: forking and confining takes a processor, which
+        // calls spaced apart should have to themselves, while calls back to back need
+        // the next spare ready.
+        let claimed = spares.iter().filter(|s| s.is_claimed()).count();
+        let unclaimed = spares
+            .iter()
+            .filter(|s| matches!(s.state, State::Confining | State::Handed))
+            .count();
+        let wanted = match (failing, waiting, claimed) {
+            (true, true, _) => 1,
+            (true, false, _) => 0,
+            (false, _, 0) => SPARES,
+            (false, _, _) => 1,
+        };
+        for _ in unclaimed..wanted {
             match fork_spare() {
                 Ok(spare) => spares.push(spare),
-                Err(_) => break,
+                Err(failure) => {
+                    failing = true;
+                    if std::mem::take(&mut waiting) {
+                        tell_failure(&control, &failure);
+                    }
+                    break;
+                }
             }
         }
+
         let now = Instant::now();
-        let timeout = calls
+        let timeout = spares
             .iter()
-            .filter(|call| !call.killed)
-            .filter_map(|call| call.deadline)
+            .filter_map(|spare| match spare.state {
+                State::Claimed { deadline, .. } => deadline,
+                _ => None,
+            })
             .min()
             .map_or(PollTimeout::NONE, |deadline| {
                 let left = deadline.saturating_duration_since(now).as_millis() + 1;
                 PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
             });
-        // Control, the spare's status, then each call's process and socket.
-        let mut fds = vec![PollFd::new(control.as_fd(), PollFlags::POLLIN)];
-        let unconfirmed: Vec<usize> = (0..spares.len())
-            .filter(|&i| spares[i].confined.is_none())
-            .collect();
-        for &i in &unconfirmed {
-            fds.push(PollFd::new(spares[i].handoff.as_fd(), PollFlags::POLLIN));
+        // Control, then for each spare: its status socket while it is confining, its
+        // process, and its claim pipe from when it is handed over until it is killed (a
+        // closed pipe would wake every poll until the spare is reaped).
+        #[derive(Clone, Copy, PartialEq)]
+        enum Watched {
+            Status,
+            Process,
+            Claim,
         }
-        let first_call = fds.len();
-        for call in &calls {
-            fds.push(PollFd::new(call.pidfd.as_fd(), PollFlags::POLLIN));
-            fds.push(PollFd::new(call.socket.as_fd(), PollFlags::empty()));
+        let mut fds = vec![PollFd::new(control.as_fd(), PollFlags::POLLIN)];
+        let mut watched = vec![];
+        for (i, spare) in spares.iter().enumerate() {
+            if spare.state == State::Confining {
+                fds.push(PollFd::new(spare.handoff.as_fd(), PollFlags::POLLIN));
+                watched.push((i, Watched::Status));
+            }
+            fds.push(PollFd::new(spare.pidfd.as_fd(), PollFlags::POLLIN));
+            watched.push((i, Watched::Process));
+            if matches!(spare.state, State::Handed | State::Claimed { .. }) {
+                fds.push(PollFd::new(spare.claim.as_fd(), PollFlags::POLLIN));
+                watched.push((i, Watched::Claim));
+            }
         }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => shutdown(calls, spares),
+            Err(_) => shutdown(spares),
         }
         let ready: Vec<bool> = fds
             .iter()
@@ -150,49 +216,66 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
             .collect();
         drop(fds);
 
-        let mut finished = Vec::new();
-        for (i, call) in calls.iter_mut().enumerate() {
-            let (exited, abandoned) = (ready[first_call + 2 * i], ready[first_call + 2 * i + 1]);
-            if exited {
-                finished.push(i);
-            } else if !call.killed
-                && (abandoned || call.deadline.is_some_and(|d| Instant::now() >= d))
-            {
-                call.timed_out = !abandoned;
-                call.killed = true;
-                // Not reaped yet, so neither its pid nor its group can be reused.
-                let _ = killpg(call.pid, Signal::SIGKILL);
-                let _ = kill(call.pid, Signal::SIGKILL);
-            }
-        }
-        for i in finished.into_iter().rev() {
-            finish(calls.swap_remove(i), strays_possible);
-        }
-        for (k, &i) in unconfirmed.iter().enumerate() {
-            if ready[1 + k] {
-                spares[i].read_confined();
-            }
-        }
-        if ready[0] {
-            match receive(&control) {
-                Received::Call(deadline, [socket, request, response]) => {
-                    // The oldest spare is the likeliest to be confined already.
-                    let spare_now = if spares.is_empty() {
-                        fork_spare()
+        let events: Vec<(usize, Watched)> = watched
+            .into_iter()
+            .zip(&ready[1..])
+            .filter_map(|(event, &ready)| ready.then_some(event))
+            .collect();
+        // A spare that exited is only collected: not handed over, whatever it said.
+        let mut exited: Vec<usize> = events
+            .iter()
+            .filter(|(_, what)| *what == Watched::Process)
+            .map(|&(i, _)| i)
+            .collect();
+        for &(i, what) in events.iter().filter(|(i, _)| !exited.contains(i)) {
+            let spare = &mut spares[i];
+            match what {
+                Watched::Process => {}
+                Watched::Status => {
+                    spare.read_confined();
+                    if spare.state == State::Handed {
+                        spare.hand_over(&control);
+                        (waiting, failing) = (false, false);
                     } else {
-                        Ok(spares.remove(0))
-                    };
-                    match spare_now {
-                        Ok(spare) => calls.push(spare.serve(deadline, socket, request, response)),
-                        Err(failure) => answer(&response, failure),
+                        failing = true;
+                        if std::mem::take(&mut waiting) {
+                            tell_failure(&control, &spare.failure());
+                        }
                     }
                 }
-                Received::Nothing => {}
-                Received::Closed => shutdown(calls, spares),
+                Watched::Claim => spare.read_claim(),
+            }
+        }
+        let now = Instant::now();
+        for spare in &mut spares {
+            if let State::Claimed {
+                deadline: Some(deadline),
+                ..
+            } = spare.state
+            {
+                if now >= deadline {
+                    spare.kill(true);
+                }
+            }
+        }
+        exited.sort_unstable();
+        for i in exited.into_iter().rev() {
+            finish(spares.swap_remove(i), strays_possible);
+        }
+        if ready[0] {
+            match read_control(&control) {
+                Some(true) => {
+                    // Answered by a spare already handed over and not yet claimed, if
+                    // there is one (it is on its way to the caller); otherwise by the
+                    // next one made, or the failure to make it.
+                    waiting = !spares.iter().any(|spare| spare.state == State::Handed);
+                }
+                Some(false) => {}
+                None => shutdown(spares),
             }
         }
         if strays_possible {
-            reap_strays(&calls, &spares);
+            reap_strays(&spares);
         }
     }
 }
@@ -206,42 +289,87 @@ impl Spare {
     ) -> Result<Spare, Failure> {
         let failed =
             |what: &str, error: Errno| Failure::Privileges(format!("{what} failed: {error}"));
-        let (ours, theirs) = socketpair(
+        let (handoff, handoff_theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
             None,
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| failed("socketpair", e))?;
+        let (claim, claim_theirs) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        let (report_theirs, report) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        let (request_read, request_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        let (response_read, response_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        // Results of any size cross faster through a wide pipe (one fcntl).
+        wire::widen_pipe(&response_write);
         match sys::fork_single_threaded().map_err(|e| failed("fork of a spare", e))? {
             ForkResult::Child => {
-                // Keep only the hand-off socket: no other call's descriptors, no control.
-                let handoff = match sys::move_descriptor(theirs, 3)
-                    .and_then(|handoff| sys::close_descriptors_from(4).map(|()| handoff))
-                {
-                    Ok(handoff) => handoff,
-                    Err(_) => sys::exit_now(DROP_FAILED),
+                // Keep only its own three: no other spare's, no caller's end, no control.
+                let placed = (|| {
+                    let handoff = sys::move_above(handoff_theirs, 10)?;
+                    let response = sys::move_above(response_write, 10)?;
+                    let request = sys::move_above(request_read, 10)?;
+                    let handoff = sys::move_descriptor(handoff, HANDOFF_FD)?;
+                    let response = sys::move_descriptor(response, RESPONSE_FD)?;
+                    let request = sys::move_descriptor(request, SPARE_REQUEST_FD)?;
+                    sys::close_descriptors_from(SPARE_REQUEST_FD + 1)?;
+                    Ok::<_, std::io::Error>((handoff, response, request))
+                })();
+                let Ok((own_handoff, response, request)) = placed else {
+                    sys::exit_now(DROP_FAILED)
                 };
-                std::mem::forget(ours);
-                serve::run_spare(identity, caller, zygote, policy, handoff)
+                // The zygote's and the caller's ends are closed or replaced by now; their
+                // numbers may be this spare's own, so they are forgotten, not closed.
+                for fd in [
+                    handoff,
+                    claim,
+                    claim_theirs,
+                    report,
+                    report_theirs,
+                    request_write,
+                    response_read,
+                ] {
+                    std::mem::forget(fd);
+                }
+                serve::run_spare(
+                    identity,
+                    caller,
+                    zygote,
+                    policy,
+                    own_handoff,
+                    request,
+                    response,
+                )
             }
             ForkResult::Parent { child } => {
-                drop(theirs);
+                drop((handoff_theirs, request_read, response_write));
                 let pidfd = sys::pidfd_open(child)
                     .map_err(|e| Failure::Privileges(format!("pidfd_open failed: {e}")))?;
                 Ok(Spare {
                     pid: child,
                     pidfd,
-                    handoff: ours,
-                    confined: None,
+                    handoff,
+                    claim,
+                    report,
+                    theirs: Some([claim_theirs, report_theirs, request_write, response_read]),
+                    state: State::Confining,
+                    failure: None,
                 })
             }
         }
     }
 
+    fn is_claimed(&self) -> bool {
+        matches!(self.state, State::Claimed { .. })
+    }
+
     /// Blocks until the spare says whether it is confined (or dies).
     fn wait_confined(&mut self) {
-        while self.confined.is_none() {
+        while self.state == State::Confining {
             let mut fds = [PollFd::new(self.handoff.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => self.read_confined(),
@@ -251,84 +379,140 @@ impl Spare {
         }
     }
 
+    /// Reads the spare's status: `ok`, or the failure that kept it from being confined
+    /// (see [`Spare::failure`]), after which it is killed.
     fn read_confined(&mut self) {
         let mut status = vec![0u8; 64 * 1024];
-        self.confined = Some(
-            match recv(self.handoff.as_raw_fd(), &mut status, MsgFlags::empty()) {
-                Ok(2) if &status[..2] == b"ok" => Ok(()),
-                Ok(0) | Err(_) => Err(Failure::Privileges(
-                    "a spare died before it was confined".into(),
-                )),
-                Ok(length) => Err(serde_json::from_slice(&status[..length])
-                    .unwrap_or_else(|e| Failure::Protocol(format!("a spare's status: {e}")))),
-            },
-        );
+        match recv(self.handoff.as_raw_fd(), &mut status, MsgFlags::empty()) {
+            Ok(2) if &status[..2] == b"ok" => self.state = State::Handed,
+            Ok(length) => {
+                if length > 0 {
+                    self.failure = Some(
+                        serde_json::from_slice(&status[..length]).unwrap_or_else(|e| {
+                            Failure::Protocol(format!("a spare's status: {e}"))
+                        }),
+                    );
+                }
+                self.kill(false);
+            }
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(_) => self.kill(false),
+        }
     }
 
-    /// Hands a call to this spare; from now on it is that call's process.
-    fn serve(
-        self,
-        deadline: Option<Instant>,
-        socket: OwnedFd,
-        request: OwnedFd,
-        response: OwnedFd,
-    ) -> Call {
-        if let Some(Err(failure)) = &self.confined {
-            answer(&response, failure.clone());
-        }
-        let fds = [request.as_raw_fd(), response.as_raw_fd()];
-        let _ = sendmsg::<()>(
-            self.handoff.as_raw_fd(),
-            &[std::io::IoSlice::new(&[CALL])],
+    fn failure(&self) -> Failure {
+        self.failure
+            .clone()
+            .unwrap_or_else(|| Failure::Privileges("a spare died before it was confined".into()))
+    }
+
+    /// Gives the caller its ends of this confined spare.
+    fn hand_over(&mut self, control: &OwnedFd) {
+        let Some(theirs) = self.theirs.take() else {
+            return;
+        };
+        let fds = theirs.each_ref().map(|fd| fd.as_raw_fd());
+        let sent = sendmsg::<()>(
+            control.as_raw_fd(),
+            &[std::io::IoSlice::new(&[SPARE])],
             &[ControlMessage::ScmRights(&fds)],
             MsgFlags::MSG_NOSIGNAL,
             None,
         );
-        Call {
-            pid: self.pid,
-            pidfd: self.pidfd,
-            socket,
-            _handoff: self.handoff,
-            deadline,
-            timed_out: false,
-            killed: false,
+        // The caller's ends are closed here: the spare sees its request end when the
+        // caller closes its own.
+        drop(theirs);
+        if sent.is_err() {
+            self.kill(false);
         }
+    }
+
+    /// A claim (with the call's deadline), or the end of the call's claim pipe.
+    fn read_claim(&mut self) {
+        let mut message = [0u8; 9];
+        match nix::unistd::read(&self.claim, &mut message) {
+            Ok(9) if message[0] == CLAIM && self.state == State::Handed => {
+                let millis = u64::from_le_bytes(message[1..].try_into().expect("8 bytes"));
+                self.state = State::Claimed {
+                    deadline: (millis > 0).then(|| Instant::now() + Duration::from_millis(millis)),
+                    timed_out: false,
+                };
+            }
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            // Closed (the call is over, or the caller is gone), or garbage.
+            _ => self.kill(false),
+        }
+    }
+
+    /// Kills the spare's process group and the spare; it is reaped once its pidfd says
+    /// it exited. Not reaped yet, so neither its pid nor its group can be reused.
+    fn kill(&mut self, timed_out: bool) {
+        if matches!(self.state, State::Killed { .. }) {
+            return;
+        }
+        let _ = killpg(self.pid, Signal::SIGKILL);
+        let _ = kill(self.pid, Signal::SIGKILL);
+        self.state = State::Killed { timed_out };
     }
 }
 
-/// Collects a call whose process exited: kills its group (still held, the process is a
-/// zombie), reaps it and what was left of its group, and reports how it ended.
-fn finish(call: Call, strays_possible: bool) {
-    let _ = killpg(call.pid, Signal::SIGKILL);
+/// Tells the caller, on the control socket, that no spare could be made.
+fn tell_failure(control: &OwnedFd, failure: &Failure) {
+    let mut message = vec![FAILED];
+    message.extend(serde_json::to_vec(failure).unwrap_or_default());
+    let _ = send(control.as_raw_fd(), &message, MsgFlags::MSG_NOSIGNAL);
+}
+
+/// Reads the control socket: `Some(true)` for a caller that needs a spare, `Some(false)`
+/// for nothing to act on, `None` once the caller has closed it.
+fn read_control(control: &OwnedFd) -> Option<bool> {
+    let mut message = [0u8; 16];
+    match recv(control.as_raw_fd(), &mut message, MsgFlags::MSG_DONTWAIT) {
+        Ok(0) => None,
+        Ok(_) => Some(message[0] == NEED),
+        Err(Errno::EAGAIN | Errno::EINTR) => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// Collects a spare whose process exited: kills its group (still held, the process is a
+/// zombie), reaps it and what was left of its group, and, if a call had it, reports how
+/// it ended.
+fn finish(spare: Spare, strays_possible: bool) {
+    let _ = killpg(spare.pid, Signal::SIGKILL);
     // Reaping adds the process's CPU time, and that of the children it reaped, to this
     // process's children total; the zygote has one thread, so the difference is the call's.
     let before = super::children_cpu_seconds();
-    let ending = Ending::of(waitpid(call.pid, None));
+    let ending = Ending::of(waitpid(spare.pid, None));
     let cpu_seconds = super::children_cpu_seconds() - before;
     if strays_possible {
         for stray in super::supervisor::children() {
-            if process_group(stray) == Some(call.pid) {
+            if process_group(stray) == Some(spare.pid) {
                 let _ = waitpid(stray, None);
             }
         }
     }
+    let timed_out = match spare.state {
+        State::Claimed { timed_out, .. } | State::Killed { timed_out } => timed_out,
+        _ => false,
+    };
     let report = Report {
         ending,
-        timed_out: call.timed_out,
+        timed_out,
         cpu_seconds,
     };
     if let Ok(report) = serde_json::to_vec(&report) {
-        let _ = send(call.socket.as_raw_fd(), &report, MsgFlags::MSG_NOSIGNAL);
+        let _ = nix::unistd::write(&spare.report, &report);
     }
 }
 
-/// Reaps children that belong to no call any more (their call was already finished).
-fn reap_strays(calls: &[Call], spares: &[Spare]) {
-    let known =
-        |pid: Pid| calls.iter().any(|call| call.pid == pid) || spares.iter().any(|s| s.pid == pid);
+/// Reaps children that belong to no spare any more (their spare was already finished).
+fn reap_strays(spares: &[Spare]) {
     for child in super::supervisor::children() {
         let group = process_group(child);
-        let ours = known(child) || calls.iter().any(|call| Some(call.pid) == group);
+        let ours = spares
+            .iter()
+            .any(|spare| spare.pid == child || Some(spare.pid) == group);
         if !ours {
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
@@ -336,88 +520,14 @@ fn reap_strays(calls: &[Call], spares: &[Spare]) {
     }
 }
 
-/// Ends every call and the spare, then exits: the caller is gone.
-fn shutdown(calls: Vec<Call>, spares: Vec<Spare>) -> ! {
-    for call in &calls {
-        let _ = killpg(call.pid, Signal::SIGKILL);
-        let _ = kill(call.pid, Signal::SIGKILL);
-    }
+/// Ends every spare and call, then exits: the caller is gone.
+fn shutdown(spares: Vec<Spare>) -> ! {
     for spare in &spares {
+        let _ = killpg(spare.pid, Signal::SIGKILL);
         let _ = kill(spare.pid, Signal::SIGKILL);
     }
     super::supervisor::end_tree();
     sys::exit_now(0)
-}
-
-enum Received {
-    Call(Option<Instant>, [OwnedFd; 3]),
-    Nothing,
-    Closed,
-}
-
-/// Reads one request for a call from the control socket.
-fn receive(control: &OwnedFd) -> Received {
-    let mut message = [0u8; 9];
-    let (length, fds) = match receive_with_descriptors(control, &mut message) {
-        Ok(received) => received,
-        Err(Errno::EINTR | Errno::EAGAIN) => return Received::Nothing,
-        Err(_) => return Received::Closed,
-    };
-    if length == 0 {
-        return Received::Closed;
-    }
-    let Ok(fds) = <[OwnedFd; 3]>::try_from(fds) else {
-        return Received::Nothing;
-    };
-    if length != 9 || message[0] != CALL {
-        return Received::Nothing;
-    }
-    let millis = u64::from_le_bytes(message[1..9].try_into().expect("8 bytes"));
-    let deadline = (millis > 0).then(|| Instant::now() + std::time::Duration::from_millis(millis));
-    Received::Call(deadline, fds)
-}
-
-/// A spare receives its call: the request and response pipes, or `None` if the zygote
-/// closed the hand-off socket.
-pub(crate) fn receive_call(handoff: &OwnedFd) -> Option<[OwnedFd; 2]> {
-    let mut tag = [0u8; 1];
-    let (_, fds) = receive_with_descriptors(handoff, &mut tag).ok()?;
-    <[OwnedFd; 2]>::try_from(fds).ok()
-}
-
-/// One message from `socket` into `buffer`, with the descriptors that came with it.
-fn receive_with_descriptors(
-    socket: &OwnedFd,
-    buffer: &mut [u8],
-) -> nix::Result<(usize, Vec<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 3]);
-    let mut iov = [std::io::IoSliceMut::new(buffer)];
-    let received = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    let fds = received
-        .cmsgs()?
-        .filter_map(|message| match message {
-            ControlMessageOwned::ScmRights(fds) => Some(fds),
-            _ => None,
-        })
-        .flatten()
-        .map(sys::owned)
-        .collect();
-    Ok((received.bytes, fds))
-}
-
-/// Answers a call with a failure frame on its response pipe.
-fn answer(response: &OwnedFd, failure: Failure) {
-    if let Ok(response) = response.try_clone() {
-        let _ = wire::write_frame(
-            &mut std::fs::File::from(response),
-            &Response::Failure(failure),
-        );
-    }
 }
 
 /// The process group of `pid`, from `/proc/PID/stat` (field 5).
