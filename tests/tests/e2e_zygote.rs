@@ -440,28 +440,37 @@ fn square(x: u64) -> (u64, i32, i32) {
     )
 }
 
+/// More threads than the spares a zygote keeps ready: most calls find none and wait
+/// for one made for them.
+const THREADS: u64 = 6;
+const CALLS_PER_THREAD: u64 = 25;
+
 #[test]
-fn two_threads_share_one_zygote() {
+fn several_threads_share_one_zygote() {
     e2e();
     let calls = |first: u64| {
         move || {
-            (first..first + 50)
+            (first..first + CALLS_PER_THREAD)
                 .map(|x| (x, square(x)))
                 .collect::<Vec<_>>()
         }
     };
-    let (a, b) = std::thread::scope(|scope| {
-        let a = scope.spawn(calls(0));
-        let b = scope.spawn(calls(1000));
-        (a.join().expect("thread a"), b.join().expect("thread b"))
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|thread| scope.spawn(calls(thread * 1000)))
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().expect("a calling thread panicked"))
+            .collect()
     });
-    let results: Vec<_> = a.iter().chain(&b).collect();
-    assert_eq!(results.len(), 100);
+    let total = (THREADS * CALLS_PER_THREAD) as usize;
+    assert_eq!(results.len(), total);
     for (x, (squared, _, _)) in &results {
         assert_eq!(*squared, x * x, "square({x})");
     }
     let pids: BTreeSet<i32> = results.iter().map(|(_, (_, pid, _))| *pid).collect();
-    assert_eq!(pids.len(), 100, "a process served two calls");
+    assert_eq!(pids.len(), total, "a process served two calls");
     let zygotes: BTreeSet<i32> = results.iter().map(|(_, (_, _, parent))| *parent).collect();
     assert_eq!(
         zygotes.len(),
