@@ -1,6 +1,8 @@
 //! The caller's side of zygote mode: one zygote per policy, started on first use and
-//! kept for the life of the program; a call hands the zygote its pipes and a socket of
-//! its own, then talks to its fresh process directly.
+//! kept for the life of the program. The zygote hands over its confined processes ahead
+//! of the calls (their pipes wait on the control socket); a call takes the next one,
+//! writes its request to it, claims it on its claim pipe and reads its answer, all
+//! directly. A call that finds none there asks the zygote for one and waits.
 
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
