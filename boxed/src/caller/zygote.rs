@@ -133,6 +133,11 @@ fn take_spare(zygote: &Zygote) -> io::Result<Handed> {
         .control
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    receive_spare(&control)
+}
+
+/// [`take_spare`] on the control socket `control`, which the caller holds alone meanwhile.
+fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
     // A spare's message is one byte; a failure's, some hundreds.
     let mut message = [0u8; 4096];
     let mut flags = MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT;
@@ -234,4 +239,90 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
         received,
         report,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::socket::{AddressFamily, ControlMessage, SockFlag, SockType, sendmsg};
+
+    fn control_pair() -> (OwnedFd, OwnedFd) {
+        nix::sys::socket::socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair")
+    }
+
+    /// Four pipe ends, as the zygote hands over.
+    fn four_ends() -> Vec<OwnedFd> {
+        (0..2)
+            .flat_map(|_| {
+                let (read, write) = nix::unistd::pipe().expect("pipe");
+                [read, write]
+            })
+            .collect()
+    }
+
+    fn send_spare(zygote: &OwnedFd, fds: &[OwnedFd]) {
+        let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        sendmsg::<()>(
+            zygote.as_raw_fd(),
+            &[std::io::IoSlice::new(&[SPARE])],
+            &[ControlMessage::ScmRights(&raw)],
+            MsgFlags::empty(),
+            None,
+        )
+        .expect("sendmsg");
+    }
+
+    #[test]
+    fn a_waiting_spare_is_taken_without_asking() {
+        let (ours, zygote) = control_pair();
+        send_spare(&zygote, &four_ends());
+        assert!(matches!(receive_spare(&ours), Ok(Handed::Spare(_))));
+        // Nothing was asked for.
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            nix::sys::socket::recv(zygote.as_raw_fd(), &mut byte, MsgFlags::MSG_DONTWAIT),
+            Err(Errno::EAGAIN)
+        );
+    }
+
+    #[test]
+    fn without_a_spare_the_caller_asks_and_waits_for_the_answer() {
+        let (ours, zygote) = control_pair();
+        let answer = std::thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            let asked = nix::sys::socket::recv(zygote.as_raw_fd(), &mut byte, MsgFlags::empty());
+            assert_eq!((asked, byte), (Ok(1), [NEED]));
+            let mut failed = vec![FAILED];
+            failed.extend(serde_json::to_vec(&Failure::Privileges("no fork".into())).unwrap());
+            nix::sys::socket::send(zygote.as_raw_fd(), &failed, MsgFlags::empty()).unwrap();
+            zygote
+        });
+        match receive_spare(&ours) {
+            Ok(Handed::Failed(Failure::Privileges(message))) => assert_eq!(message, "no fork"),
+            Ok(Handed::Spare(_)) => panic!("a spare, expected a failure"),
+            other => panic!("expected a failure, got {:?}", other.err()),
+        }
+        drop(answer.join().expect("the zygote's side"));
+    }
+
+    #[test]
+    fn a_closed_control_socket_or_a_short_spare_is_an_error() {
+        let (ours, zygote) = control_pair();
+        send_spare(&zygote, &four_ends()[..3]);
+        assert_eq!(
+            receive_spare(&ours).err().map(|e| e.kind()),
+            Some(io::ErrorKind::InvalidData)
+        );
+        drop(zygote);
+        assert_eq!(
+            receive_spare(&ours).err().map(|e| e.kind()),
+            Some(io::ErrorKind::ConnectionAborted)
+        );
+    }
 }
