@@ -217,6 +217,44 @@ pub fn supplementary_group_count() -> io::Result<usize> {
     usize::try_from(count).map_err(|_| io::Error::last_os_error())
 }
 
+/// Runs `f` with `SIGPIPE` blocked in this thread, and takes back a `SIGPIPE` that `f`
+/// raised, so that a write to a pipe whose reader is gone only fails with `EPIPE`,
+/// whatever the program does with `SIGPIPE` (the kernel sends it to the writing thread).
+/// One that was pending before is left pending.
+pub fn without_sigpipe<T>(f: impl FnOnce() -> T) -> T {
+    use nix::sys::signal::SigmaskHow;
+    let mut pipe = nix::sys::signal::SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let Ok(previous) = pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK) else {
+        return f();
+    };
+    let pending_before = sigpipe_pending();
+    let result = f();
+    if !pending_before && sigpipe_pending() {
+        let none = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: sigtimedwait reads the set and the timeout, both alive locals, and
+        // writes no siginfo (null); with a zero timeout it never blocks.
+        unsafe { libc::sigtimedwait(pipe.as_ref(), std::ptr::null_mut(), &none) };
+    }
+    let _ = previous.thread_set_mask();
+    result
+}
+
+/// Whether `SIGPIPE` is pending for this thread or the process.
+fn sigpipe_pending() -> bool {
+    let mut pending = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigpending fills it; sigismember reads it
+    // only once both succeeded.
+    unsafe {
+        libc::sigemptyset(pending.as_mut_ptr()) == 0
+            && libc::sigpending(pending.as_mut_ptr()) == 0
+            && libc::sigismember(pending.as_ptr(), libc::SIGPIPE) == 1
+    }
+}
+
 /// Ignores `SIGPIPE`, as the Rust runtime does before `main`: writing to a closed pipe
 /// then fails with `EPIPE` instead of killing the process.
 pub fn ignore_sigpipe() {
@@ -228,4 +266,16 @@ pub fn ignore_sigpipe() {
 pub fn move_above(fd: OwnedFd, lowest: RawFd) -> io::Result<OwnedFd> {
     let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(lowest))?;
     Ok(owned(moved))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_write_to_a_closed_pipe_fails_and_leaves_no_sigpipe_behind() {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        drop(read);
+        let written = super::without_sigpipe(|| nix::unistd::write(&write, b"x"));
+        assert_eq!(written, Err(nix::errno::Errno::EPIPE));
+        assert!(!super::sigpipe_pending());
+    }
 }

@@ -46,6 +46,23 @@ fn session_members(session: i32) -> Vec<i32> {
         .collect()
 }
 
+/// A caller whose `SIGPIPE` is at its default (Rust ignores it unless told otherwise) is
+/// not killed when its sandbox stops reading the request half way: the call fails with
+/// the sandbox's error instead, without a zygote and through one.
+#[test]
+fn a_sandbox_that_stops_reading_its_request_does_not_kill_the_caller() {
+    let env = e2e();
+    let program = env.stage.join("bin/boxed-test-caller");
+    let output = Command::new(&program)
+        .arg("sigpipe")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout, "MemoryLimit\nMemoryLimit\n", "{output:?}");
+}
+
 #[test]
 fn killing_the_caller_kills_its_sandbox() {
     let env = e2e();

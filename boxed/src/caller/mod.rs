@@ -138,7 +138,7 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
     )?;
     drop(lifeline_read);
 
-    let sent = File::from(request_write).write_all(request);
+    let sent = crate::sys::without_sigpipe(|| File::from(request_write).write_all(request));
     let received = wire::read_frame(&mut File::from(response_read));
     // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
     // and everything it started, reports, then exits the way the sandbox did.

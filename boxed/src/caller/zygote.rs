@@ -92,7 +92,7 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
         function: function.to_string(),
         source,
     })?;
-    let _ = File::from(request_write).write_all(&header);
+    let _ = crate::sys::without_sigpipe(|| File::from(request_write).write_all(&header));
     let zygote = Zygote {
         control: Mutex::new(control),
         process,
@@ -214,10 +214,13 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
     });
     let mut claim = [CLAIM; 9];
     claim[1..].copy_from_slice(&deadline.to_le_bytes());
-    let sent = File::from(request_write).write_all(request);
-    // After the request, so that the call's process starts first. A spare whose zygote
-    // is gone has been killed with it: its call gets no answer.
-    let _ = nix::unistd::write(&claim_write, &claim);
+    // The claim goes after the request, so that the call's process starts first. A spare
+    // that is gone (its zygote died, or it ended already) only makes these fail.
+    let sent = crate::sys::without_sigpipe(|| {
+        let sent = File::from(request_write).write_all(request);
+        let _ = nix::unistd::write(&claim_write, &claim);
+        sent
+    });
     let received = wire::read_frame(&mut File::from(response_read));
     if matches!(received, Ok(Some(_))) && policy.max_processes <= 1 {
         // The answer is here and the sandbox could start no process: nothing is left to

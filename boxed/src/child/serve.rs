@@ -78,9 +78,14 @@ fn serve_request(mut request_pipe: std::fs::File) -> ! {
     report_panics_of(thread::current().id());
     let mut request = Vec::new();
     if let Err(error) = request_pipe.read_to_end(&mut request) {
-        respond(Response::Failure(Failure::Protocol(format!(
-            "reading the request failed: {error}"
-        ))));
+        // A request larger than the memory limit lets it hold is the limit's doing.
+        respond(Response::Failure(
+            if error.kind() == std::io::ErrorKind::OutOfMemory {
+                Failure::MemoryLimit
+            } else {
+                Failure::Protocol(format!("reading the request failed: {error}"))
+            },
+        ));
         finish();
     }
     let response = match wire::split_request(&request) {

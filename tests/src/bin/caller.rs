@@ -3,11 +3,15 @@
 //!
 //! `boxed-test-caller sleep` calls a sandboxed function that prints its pid and sleeps;
 //! `boxed-test-caller caps` prints this process's own capabilities from `main`;
+//! `boxed-test-caller sigpipe` puts `SIGPIPE` back to its default, then calls a sandbox
+//! that stops at its memory limit while it reads a 96 MiB argument, without and with a
+//! zygote, and prints the error kind of each call;
 //! `boxed-test-caller zygote` makes one call through a zygote, prints the zygote's pid
 //! (the sandbox's parent) on a line `zygote pid N`, then reads its standard input to the
 //! end and exits (at once when standard input is `/dev/null`).
 
 use boxed::sandboxed;
+use nix::sys::signal::{SigHandler, Signal};
 
 /// Prints the sandbox's pid, then sleeps far longer than any test waits.
 #[sandboxed]
@@ -27,6 +31,18 @@ fn credentials() -> String {
 #[sandboxed(zygote)]
 fn zygote_pid() -> i32 {
     nix::unistd::getppid().as_raw()
+}
+
+/// Never gets to run: its 96 MiB argument does not fit under its memory limit.
+#[sandboxed(memory = "32MiB")]
+fn swallow(text: String) -> usize {
+    text.len()
+}
+
+/// The same, through a zygote.
+#[sandboxed(zygote, memory = "32MiB")]
+fn swallow_in_zygote(text: String) -> usize {
+    text.len()
 }
 
 fn credential_lines(status: &str) -> String {
@@ -49,6 +65,20 @@ fn main() {
             let support = boxed::kernel_support();
             println!("{support}");
             std::process::exit(if support.complete() { 0 } else { 1 });
+        }
+        Some("sigpipe") => {
+            // As a program that wants to die quietly at the end of a closed pipeline.
+            // SAFETY: SIG_DFL installs no handler code.
+            unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+                .expect("signal(SIGPIPE, SIG_DFL)");
+            let text = "x".repeat(96 << 20);
+            for call in [swallow, swallow_in_zygote] {
+                let text = text.clone();
+                match boxed::try_call(|| call(text)) {
+                    Ok(length) => println!("no error: {length}"),
+                    Err(error) => println!("{:?}", error.kind()),
+                }
+            }
         }
         Some("zygote") => {
             use std::io::{Read, Write};
