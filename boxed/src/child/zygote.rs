@@ -57,9 +57,12 @@ pub(crate) const CLAIM: u8 = b'C';
 const HANDOFF_FD: i32 = 3;
 const SPARE_REQUEST_FD: i32 = 5;
 
-/// How many spares are kept confined and unclaimed. Each is a process of the sandbox's
-/// user, idle until its call (about 2 MiB resident, most of it shared with the zygote).
+/// How many spares are kept confined and unclaimed while no call runs. Each is a
+/// process of the sandbox's user, idle until its call (about 2 MiB resident, most of it
+/// shared with the zygote).
 const SPARES: usize = 4;
+/// How many are kept while calls run.
+const SPARES_WHILE_CALLS_RUN: usize = 2;
 
 /// A forked spare, from its fork to its reaping.
 struct Spare {
@@ -143,18 +146,25 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     // that waits, until one is made again.
     let mut failing = false;
     loop {
-        // SPARES unclaimed spares are kept at all times: as soon as a call claims one, the
-        // next is forked. Making a spare (a fork and a confinement) costs more than a
-        // call, so calls back to back find one ready only if several are made at once,
-        // on both processors, while earlier calls run.
+        // SPARES unclaimed spares are kept while no call runs. While calls run, new ones
+        // are forked once fewer than SPARES_WHILE_CALLS_RUN are left: making a spare (a
+        // fork and a confinement) costs more than a call, so calls back to back find one
+        // ready only if several are made at once, on both processors, while earlier
+        // calls run; but a spare made during a call takes a processor from it, which
+        // calls spaced apart should have to themselves (they find three left).
         let unclaimed = spares
             .iter()
             .filter(|s| matches!(s.state, State::Confining | State::Handed))
             .count();
-        let wanted = match (failing, waiting) {
-            (true, true) => 1,
-            (true, false) => 0,
-            (false, _) => SPARES,
+        let claimed = spares
+            .iter()
+            .filter(|s| matches!(s.state, State::Claimed { .. }))
+            .count();
+        let wanted = match (failing, waiting, claimed) {
+            (true, true, _) => 1,
+            (true, false, _) => 0,
+            (false, _, 0) => SPARES,
+            (false, _, _) => SPARES_WHILE_CALLS_RUN,
         };
         for _ in unclaimed..wanted {
             match fork_spare() {
