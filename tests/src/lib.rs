@@ -141,6 +141,39 @@ pub fn still_running(pid: i32, start: u64) -> bool {
     proc_stat(pid).is_some_and(|s| s.start == start && !matches!(s.state, 'Z' | 'X'))
 }
 
+/// The pid that `program` (started as `child`, its stdout piped) announces on its first
+/// line as `PREFIX pid N`, waiting at most `within`. On anything else the program is
+/// killed and reaped, and the test fails saying what it got.
+pub fn announced_pid(
+    child: &mut std::process::Child,
+    program: &std::path::Path,
+    prefix: &str,
+    within: std::time::Duration,
+) -> i32 {
+    use std::io::BufRead;
+    // A reader thread keeps the wait for the line bounded.
+    let stdout = child.stdout.take().expect("the program's stdout is piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let Ok(line) = receiver.recv_timeout(within) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{} never said `{prefix} pid N`", program.display());
+    };
+    match line.trim().strip_prefix(&format!("{prefix} pid ")) {
+        Some(pid) => pid.parse().unwrap(),
+        None => {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("expected `{prefix} pid N` from {program:?}, got {line:?} ({status:?})");
+        }
+    }
+}
+
 /// The pids of every running process whose session is `session`.
 pub fn running_in_session(session: i32) -> Vec<i32> {
     std::fs::read_dir("/proc")

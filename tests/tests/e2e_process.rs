@@ -2,13 +2,14 @@
 //! nothing a sandbox starts outlives the call, not even a daemon that left the sandbox's
 //! session.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use boxed::sandboxed;
-use boxed_tests::{e2e, eventually, proc_stat, running_programs, status_field};
+use boxed_tests::{
+    announced_pid, e2e, eventually, proc_stat, running_in_session, running_programs, status_field,
+    still_running,
+};
 
 /// How long a process may take to go away after what should end it.
 const GONE_WITHIN: Duration = Duration::from_secs(10);
@@ -31,24 +32,10 @@ impl Process {
     /// Whether it still runs: it exists and is not a zombie (a zombie runs nothing; its
     /// parent, which may be init, reaps it in its own time).
     fn alive(self) -> bool {
-        proc_stat(self.pid).is_some_and(|s| s.start == self.start && !matches!(s.state, 'Z' | 'X'))
+        still_running(self.pid, self.start)
     }
 }
 
-/// Every running process of session `session`.
-fn session_members(session: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .expect("listing /proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            proc_stat(pid).is_some_and(|s| s.session == session && !matches!(s.state, 'Z' | 'X'))
-        })
-        .collect()
-}
-
-/// A caller whose `SIGPIPE` is at its default (Rust ignores it unless told otherwise) is
-/// not killed when its sandbox stops reading the request half way: the call fails with
-/// the sandbox's error instead, without a zygote and through one.
 #[test]
 fn a_sandbox_that_stops_reading_its_request_does_not_kill_the_caller() {
     let env = e2e();
@@ -75,30 +62,8 @@ fn killing_the_caller_kills_its_sandbox() {
         .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
     let caller_pid = caller.id() as i32;
 
-    // The sandbox says its pid; a reader thread keeps the wait for it bounded.
-    let stdout = caller.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let line = match receiver.recv_timeout(GONE_WITHIN) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = caller.kill();
-            let _ = caller.wait();
-            panic!("the sandbox of {} never said its pid", program.display());
-        }
-    };
-    let sandbox_pid: i32 = match line.trim().strip_prefix("sandbox pid ") {
-        Some(pid) => pid.parse().unwrap(),
-        None => {
-            let _ = caller.kill();
-            let status = caller.wait();
-            panic!("expected `sandbox pid N` from {program:?}, got {line:?} ({status:?})");
-        }
-    };
+    // The sandbox says its pid.
+    let sandbox_pid = announced_pid(&mut caller, &program, "sandbox", GONE_WITHIN);
 
     // Caller -> supervisor -> sandbox, the sandbox running as nobody.
     let sandbox = Process::of(sandbox_pid);
@@ -124,7 +89,7 @@ fn killing_the_caller_kills_its_sandbox() {
     );
 
     let gone = eventually(GONE_WITHIN, || {
-        !sandbox.alive() && !supervisor.alive() && session_members(sandbox_pid).is_empty()
+        !sandbox.alive() && !supervisor.alive() && running_in_session(sandbox_pid).is_empty()
     });
     assert!(
         gone,
@@ -132,7 +97,7 @@ fn killing_the_caller_kills_its_sandbox() {
          alive: {}, processes left in the sandbox's session: {:?}",
         sandbox.alive(),
         supervisor.alive(),
-        session_members(sandbox_pid)
+        running_in_session(sandbox_pid)
     );
 }
 

@@ -10,14 +10,14 @@
 //! kills one of its own policy.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use boxed::{ErrorKind, Policy, sandboxed};
-use boxed_tests::{e2e, errno_name, eventually, proc_stat, real_uid, status_field, still_running};
+use boxed_tests::{
+    announced_pid, e2e, errno_name, eventually, proc_stat, real_uid, status_field, still_running,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -358,30 +358,8 @@ fn no_zygote_outlives_its_program() {
         .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
     let caller_pid = caller.id() as i32;
 
-    // The program says its zygote's pid; a reader thread keeps the wait for it bounded.
-    let stdout = caller.stdout.take().expect("the program's stdout");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let line = match receiver.recv_timeout(EVENT_WITHIN) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = caller.kill();
-            let _ = caller.wait();
-            panic!("{} never said its zygote's pid", program.display());
-        }
-    };
-    let zygote: i32 = match line.trim().strip_prefix("zygote pid ") {
-        Some(pid) => pid.parse().unwrap(),
-        None => {
-            let _ = caller.kill();
-            let status = caller.wait();
-            panic!("expected `zygote pid N` from {program:?}, got {line:?} ({status:?})");
-        }
-    };
+    // The program says its zygote's pid.
+    let zygote = announced_pid(&mut caller, &program, "zygote", EVENT_WITHIN);
 
     // While the program runs, its zygote runs, as its child.
     let stat = proc_stat(zygote).unwrap_or_else(|| panic!("the zygote {zygote} is gone"));
