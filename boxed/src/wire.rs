@@ -156,10 +156,43 @@ pub fn call_request<A: Serialize>(name: &str, args: &A) -> serde_json::Result<Ve
     Ok(bytes)
 }
 
+/// Appends the call: its length as 8 bytes, then the name line and the arguments. The
+/// length lets the sandbox read it whole as soon as it has arrived, without waiting for
+/// the caller to close the pipe: it wakes once, not twice.
 fn append_call<A: Serialize>(bytes: &mut Vec<u8>, name: &str, args: &A) -> serde_json::Result<()> {
+    let start = bytes.len();
+    bytes.extend_from_slice(&[0; 8]);
     bytes.extend_from_slice(name.as_bytes());
     bytes.push(b'\n');
-    serde_json::to_writer(bytes, args)
+    serde_json::to_writer(&mut *bytes, args)?;
+    let length = (bytes.len() - start - 8) as u64;
+    bytes[start..start + 8].copy_from_slice(&length.to_le_bytes());
+    Ok(())
+}
+
+/// Reads the call that follows the policy header (or starts a zygote call): its length,
+/// then that many bytes. Room for it is reserved first, so a call too large for the
+/// memory limit is [`Failure::MemoryLimit`].
+pub fn read_call(input: &mut impl Read) -> Result<Vec<u8>, Failure> {
+    let protocol = |what: String| Failure::Protocol(what);
+    let mut length = [0u8; 8];
+    input
+        .read_exact(&mut length)
+        .map_err(|e| protocol(format!("reading the request's length failed: {e}")))?;
+    let length = u64::from_le_bytes(length);
+    let mut call = Vec::new();
+    usize::try_from(length)
+        .ok()
+        .and_then(|length| call.try_reserve_exact(length).ok())
+        .ok_or(Failure::MemoryLimit)?;
+    match input.take(length).read_to_end(&mut call) {
+        Ok(read) if read as u64 == length => Ok(call),
+        Ok(read) => Err(protocol(format!(
+            "the request ended after {read} of its {length} bytes"
+        ))),
+        Err(error) if error.kind() == io::ErrorKind::OutOfMemory => Err(Failure::MemoryLimit),
+        Err(error) => Err(protocol(format!("reading the request failed: {error}"))),
+    }
 }
 
 /// Reads the policy header of a request, leaving the rest in `input`.
@@ -284,9 +317,44 @@ mod tests {
         let bytes = request(&policy, "krate::add#00", &(&2u64, &"x")).unwrap();
         let mut rest = bytes.as_slice();
         assert_eq!(read_policy(&mut rest).unwrap(), policy);
-        let (name, args) = split_request(rest).unwrap();
+        let call = read_call(&mut rest).unwrap();
+        assert!(rest.is_empty());
+        let (name, args) = split_request(&call).unwrap();
         assert_eq!(name, "krate::add#00");
         assert_eq!(args, br#"[2,"x"]"#);
+        // A zygote's call is the same, without the policy.
+        let bytes = call_request("krate::add#00", &(&2u64, &"x")).unwrap();
+        assert_eq!(read_call(&mut bytes.as_slice()).unwrap(), call);
+    }
+
+    #[test]
+    fn a_call_is_read_without_waiting_for_the_end_of_its_pipe() {
+        let bytes = call_request("f", &(1u8,)).unwrap();
+        let (read, mut write) = std::io::pipe().unwrap();
+        write.write_all(&bytes).unwrap();
+        // The write end stays open: read_call must not wait for it to close.
+        assert_eq!(read_call(&mut &read).unwrap(), b"f\n[1]");
+        drop(write);
+    }
+
+    #[test]
+    fn short_or_unaffordable_calls_are_refused() {
+        let mut bytes = call_request("f", &(1u8,)).unwrap();
+        bytes.pop();
+        assert!(matches!(
+            read_call(&mut bytes.as_slice()),
+            Err(Failure::Protocol(message)) if message.contains("4 of its 5 bytes")
+        ));
+        assert!(matches!(
+            read_call(&mut &[1, 2, 3][..]),
+            Err(Failure::Protocol(_))
+        ));
+        let mut bytes = u64::MAX.to_le_bytes().to_vec();
+        bytes.push(b'f');
+        assert!(matches!(
+            read_call(&mut bytes.as_slice()),
+            Err(Failure::MemoryLimit)
+        ));
     }
 
     #[test]

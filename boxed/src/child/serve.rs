@@ -1,7 +1,7 @@
 //! The sandbox: finishes the privilege drop, reads the request, runs the function, and
 //! writes the one response frame.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::MsgFlags;
@@ -76,18 +76,13 @@ fn serve_request(mut request_pipe: std::fs::File) -> ! {
     // As before any Rust program's `main`: a write to a closed pipe is an error, not death.
     sys::ignore_sigpipe();
     report_panics_of(thread::current().id());
-    let mut request = Vec::new();
-    if let Err(error) = request_pipe.read_to_end(&mut request) {
-        // A request larger than the memory limit lets it hold is the limit's doing.
-        respond(Response::Failure(
-            if error.kind() == std::io::ErrorKind::OutOfMemory {
-                Failure::MemoryLimit
-            } else {
-                Failure::Protocol(format!("reading the request failed: {error}"))
-            },
-        ));
-        finish();
-    }
+    let request = match wire::read_call(&mut request_pipe) {
+        Ok(request) => request,
+        Err(failure) => {
+            respond(Response::Failure(failure));
+            finish()
+        }
+    };
     let response = match wire::split_request(&request) {
         Ok((name, args)) => match registry::find(name) {
             Ok(entry) => {
