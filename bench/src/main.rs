@@ -18,8 +18,16 @@
 //! Each row is warmed up first with a tenth of its iterations (at least one). The program
 //! only measures and prints; it asserts nothing about times.
 //!
-//! Two more modes are the programs some rows start: `--noop` returns from `main` at once,
-//! `--echo` reads its stdin to the end, then writes it all to stdout.
+//! Beside the zygote rows, two rows measure what this machine allows any helper that is
+//! already running: a round trip of 8 bytes through pipes to a process that waits for
+//! them, back to back and 5 ms apart. Beside the default path, a row measures the floor
+//! plus one `fork` of a child that exits at once, the least a supervisor and its sandbox
+//! add to one process start.
+//!
+//! More modes are the programs some rows start: `--noop` returns from `main` at once,
+//! `--fork-noop` forks a child that exits at once and waits for it, `--echo` reads its
+//! stdin to the end then writes it all to stdout, and `--pong` sends back every 8 bytes
+//! it reads until its stdin ends.
 
 use std::fs;
 use std::hint::black_box;
@@ -80,7 +88,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--noop") => return Ok(()),
+        Some("--fork-noop") => return fork_noop(),
         Some("--echo") => return echo_stdin(),
+        Some("--pong") => return pong(),
         _ => {}
     }
     let options = Options::parse(&args)?;
@@ -95,9 +105,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let direct = direct_add(n);
     let thread = thread_spawn_join(n);
     let floor = floor(&exe, n);
+    let fork_floor = wanted("sandboxed").then(|| fork_floor(&exe, n));
     let copy_exec = copy.as_deref().map(|copy| copy_exec(copy, n));
     let sandboxed = wanted("sandboxed").then(|| sandboxed_add(n));
     let zygote = wanted("zygote").then(|| zygote_rows(n));
+    let round_trips = wanted("zygote").then(|| round_trips(&exe, n));
     let payloads = wanted("payload").then(|| {
         (
             payload_rows(&exe, MIB, n),
@@ -109,7 +121,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The table, in this order.
     let mut rows: Vec<&Row> = vec![&direct, &thread, &floor];
     rows.extend(&copy_exec);
+    rows.extend(&fork_floor);
     rows.extend(&sandboxed);
+    if let Some((back_to_back, spaced)) = &round_trips {
+        rows.extend([back_to_back, spaced]);
+    }
     if let Some((back_to_back, spaced)) = &zygote {
         rows.extend([back_to_back, spaced]);
     }
@@ -133,6 +149,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ratio(sandboxed.p50(), floor.p50())
         );
     }
+    if let Some(fork_floor) = &fork_floor {
+        println!(
+            "  floor + one fork / floor                                  {:>8.2}",
+            ratio(fork_floor.p50(), floor.p50())
+        );
+    }
     if let Some((back_to_back, spaced)) = &zygote {
         println!(
             "  zygote add back to back / floor                           {:>8.2}   ({})",
@@ -143,6 +165,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "  zygote add, 5 ms apart / floor                            {:>8.2}   ({})",
             ratio(spaced.p50(), floor.p50()),
             show(spaced.p50())
+        );
+    }
+    if let (Some((zygote_back, zygote_spaced)), Some((pipe_back, pipe_spaced))) =
+        (&zygote, &round_trips)
+    {
+        println!(
+            "  zygote add back to back / pipe round trip back to back    {:>8.2}   ({})",
+            ratio(zygote_back.p50(), pipe_back.p50()),
+            show(pipe_back.p50())
+        );
+        println!(
+            "  zygote add, 5 ms apart / pipe round trip, 5 ms apart      {:>8.2}   ({})",
+            ratio(zygote_spaced.p50(), pipe_spaced.p50()),
+            show(pipe_spaced.p50())
         );
     }
     if let Some((_, large)) = &payloads {
@@ -222,6 +258,37 @@ fn echo_stdin() -> Result<(), Box<dyn std::error::Error>> {
     io::stdin().lock().read_to_end(&mut bytes)?;
     io::stdout().lock().write_all(&bytes)?;
     Ok(())
+}
+
+/// The `--fork-noop` mode: a fork of a child that exits at once, and a wait for it.
+fn fork_noop() -> Result<(), Box<dyn std::error::Error>> {
+    use nix::unistd::{ForkResult, fork};
+    // SAFETY: this process has one thread (this mode returns before anything could start
+    // another), so the child may run any code; it only exits, and has nothing buffered
+    // that the parent would also write.
+    match unsafe { fork() }? {
+        ForkResult::Child => std::process::exit(0),
+        ForkResult::Parent { child } => {
+            nix::sys::wait::waitpid(child, None)?;
+            Ok(())
+        }
+    }
+}
+
+/// The `--pong` mode: sends back every 8 bytes read from stdin, until stdin ends.
+fn pong() -> Result<(), Box<dyn std::error::Error>> {
+    let mut input = io::stdin().lock();
+    let mut output = io::stdout().lock();
+    let mut message = [0u8; 8];
+    loop {
+        match input.read_exact(&mut message) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error.into()),
+        }
+        output.write_all(&message)?;
+        output.flush()?;
+    }
 }
 
 /// One line of the table: the samples of one measurement, sorted.
@@ -369,6 +436,53 @@ fn zygote_rows(n: usize) -> (Row, Row) {
     (
         Row::new("zygote add, back to back", back_to_back),
         Row::new("zygote add, 5 ms apart", spaced),
+    )
+}
+
+/// The floor plus one fork: this binary started with `--fork-noop`.
+fn fork_floor(exe: &Path, n: usize) -> Row {
+    let samples = sample(n, || {
+        let mut command = quiet(exe);
+        command.arg("--fork-noop");
+        time(|| {
+            let status = command.status().expect("starting this binary failed");
+            assert!(status.success(), "--fork-noop ended with {status}");
+        })
+    });
+    Row::new("floor + fork and wait of one child", samples)
+}
+
+/// Round trips of 8 bytes through pipes to this binary in `--pong` mode, started once and
+/// waiting: back to back, and 5 ms apart like the spaced zygote calls.
+fn round_trips(exe: &Path, n: usize) -> (Row, Row) {
+    let mut command = quiet(exe);
+    command
+        .arg("--pong")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().expect("starting this binary failed");
+    let mut input = child.stdin.take().expect("piped stdin");
+    let mut output = child.stdout.take().expect("piped stdout");
+    let mut round_trip = || {
+        let mut message = *b"pingpong";
+        time(|| {
+            input.write_all(&message).expect("writing to --pong");
+            output
+                .read_exact(&mut message)
+                .expect("reading from --pong");
+        })
+    };
+    let back_to_back = sample(n, &mut round_trip);
+    let spaced = sample(n, || {
+        thread::sleep(Duration::from_millis(5));
+        round_trip()
+    });
+    drop((input, output));
+    let status = child.wait().expect("waiting for --pong failed");
+    assert!(status.success(), "--pong ended with {status}");
+    (
+        Row::new("pipe round trip to a waiting process", back_to_back),
+        Row::new("same, 5 ms apart", spaced),
     )
 }
 
