@@ -677,6 +677,8 @@ fn fake_protocol(user: &str, copy: &Path, request: &[u8]) -> (Vec<u8>, Output) {
     let policy = serde_json::to_vec(&boxed::Policy::new()).unwrap();
     let mut header = (policy.len() as u32).to_le_bytes().to_vec();
     header.extend_from_slice(&policy);
+    // Then the call's length, and the call.
+    header.extend_from_slice(&(request.len() as u64).to_le_bytes());
     // A child that refuses before reading makes this write fail; its answer says more.
     let mut request_pipe = File::from(request_write);
     let _ = request_pipe.write_all(&header);
