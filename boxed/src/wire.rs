@@ -7,8 +7,9 @@
 //! of the protocol.
 //!
 //! - Request: the policy as JSON, preceded by its length as 4 bytes little-endian (read
-//!   by the supervisor), then the mangled function name, a newline, and the arguments as
-//!   one JSON array (a tuple), up to end of file (read by the sandbox).
+//!   by the supervisor), then the call (read by the sandbox): its length as 8 bytes
+//!   little-endian, the mangled function name, a newline, and the arguments as one JSON
+//!   array (a tuple). A zygote's call has no policy: the zygote got it when it started.
 //! - Response: exactly one frame, a tag byte, the payload length as 8 bytes little-endian,
 //!   then the payload. Tag `R`: the result as JSON. Tag `X`: a [`Failure`] as JSON.
 //! - Report: one [`Report`] as JSON, written by the supervisor when the sandbox is gone.
@@ -127,8 +128,8 @@ pub struct Report {
     pub cpu_seconds: f64,
 }
 
-/// Builds a request: the policy header, the name line, then the arguments encoded
-/// straight into the buffer.
+/// Builds a request: the policy header, then the call (its length, the name line, the
+/// arguments encoded straight into the buffer).
 pub fn request<A: Serialize>(
     policy: &crate::Policy,
     name: &str,
@@ -149,7 +150,7 @@ pub fn policy_header(policy: &crate::Policy) -> serde_json::Result<Vec<u8>> {
 }
 
 /// Builds the request of a call through a zygote, which already has its policy: the
-/// name line, then the arguments.
+/// call alone.
 pub fn call_request<A: Serialize>(name: &str, args: &A) -> serde_json::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(name.len() + 64);
     append_call(&mut bytes, name, args)?;
