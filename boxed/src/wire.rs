@@ -333,7 +333,13 @@ mod tests {
         let bytes = call_request("f", &(1u8,)).unwrap();
         let (read, mut write) = std::io::pipe().unwrap();
         write.write_all(&bytes).unwrap();
-        // The write end stays open: read_call must not wait for it to close.
+        // The write end stays open, and the read end does not block: a read past the
+        // call, waiting for the end of the pipe, would fail with `WouldBlock`.
+        nix::fcntl::fcntl(
+            &read,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
         assert_eq!(read_call(&mut &read).unwrap(), b"f\n[1]");
         drop(write);
     }
