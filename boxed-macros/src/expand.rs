@@ -165,6 +165,17 @@ fn stub(function: Function, options: &Options) -> TokenStream {
     });
 
     let policy = policy(options);
+    // A failed call of a function that does not return `Result` panics; with the stub
+    // `#[track_caller]` (and the runtime's panicking path too), the panic names the line
+    // that called the function, not the attribute's.
+    let track_caller = if attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("track_caller"))
+    {
+        TokenStream::new()
+    } else {
+        quote!(#[track_caller])
+    };
     let fn_name = sig.ident.to_string();
     let signature = {
         let types = args.iter().map(|arg| &arg.ty);
@@ -174,6 +185,7 @@ fn stub(function: Function, options: &Options) -> TokenStream {
 
     quote! {
         #(#attrs)*
+        #track_caller
         #vis #stub_sig {
             #body_item
 

@@ -27,6 +27,13 @@ pub fn add_again(a: u64, b: u64) -> u64 {
     a + b
 }
 
+/// An attribute the stub adds itself is not added twice.
+#[track_caller]
+#[sandboxed]
+pub fn add_tracked(a: u64, b: u64) -> u64 {
+    a + b
+}
+
 fn main() {
-    let _ = (inner::add, add_again);
+    let _ = (inner::add, add_again, add_tracked);
 }
