@@ -34,16 +34,18 @@ enum Ast {
     Sum(Vec<Ast>),
 }
 
-/// Parse failures, and sandbox failures, which arrive as `ParseError::Sandbox`.
+/// Parse failures, and sandbox failures, which arrive as `ParseError::Sandbox` with
+/// the whole `boxed::Error` (it is `Serialize` and `Deserialize`, so this type can
+/// cross the sandbox boundary, and `kind()` still says what failed).
 #[derive(Serialize, Deserialize, Debug)]
 enum ParseError {
     Syntax(String),
-    Sandbox(String),
+    Sandbox(boxed::Error),
 }
 
 impl From<boxed::Error> for ParseError {
     fn from(error: boxed::Error) -> Self {
-        ParseError::Sandbox(error.to_string())
+        ParseError::Sandbox(error)
     }
 }
 
@@ -98,6 +100,9 @@ fn main() {
     }
     match parse("1 + two".to_string()) {
         Ok(ast) => println!("parse(\"1 + two\") = {ast:?}"),
+        Err(ParseError::Sandbox(error)) => {
+            println!("the sandbox failed ({:?}): {error}", error.kind())
+        }
         Err(error) => println!("parse(\"1 + two\") failed: {error:?}"),
     }
 

@@ -3,18 +3,30 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Everything that can go wrong around a sandboxed call, and in setting up its copy.
 ///
 /// The message says what failed and what to do about it. [`Error::kind`] tells the
 /// cases apart; the underlying I/O or JSON error, where there is one, is the
 /// [`source`](std::error::Error::source).
-#[derive(Debug, thiserror::Error)]
+///
+/// An `Error` is `Clone`, `Serialize` and `Deserialize`, so it can travel inside a
+/// user's own error type, out of a sandbox too. It serialises as a map of `kind`,
+/// `message` (its whole `Display`), `function`, `panic_message`, `panic_location`,
+/// `signal`, `exit_code` and `source` (the underlying error's message, or null); one
+/// deserialised from that gives back every accessor and the same `Display`, and its
+/// [`source`](std::error::Error::source) is an error that displays the original
+/// source's message: the I/O or JSON error itself does not cross (it cannot be
+/// serialised), so it can no longer be downcast.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error(transparent)]
-pub struct Error(Box<Repr>);
+pub struct Error(Arc<Repr>);
 
 /// The kinds of [`Error`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// No setcap'd copy of this executable is installed for the calling user.
@@ -91,7 +103,7 @@ impl fmt::Display for Limit {
 }
 
 /// Where the child panicked, as `file:line:column`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PanicLocation {
     /// Source file, as the compiler recorded it.
     pub file: String,
@@ -201,11 +213,50 @@ pub(crate) enum Repr {
         #[source]
         source: Option<io::Error>,
     },
+    /// An error deserialised from what [`Portable`] holds.
+    #[error("{}", .portable.message)]
+    Restored {
+        portable: Portable,
+        source: Option<SourceMessage>,
+    },
 }
 
 impl From<Repr> for Error {
     fn from(repr: Repr) -> Self {
-        Error(Box::new(repr))
+        Error(Arc::new(repr))
+    }
+}
+
+/// Everything of an [`Error`] that crosses a process boundary: what its accessors and
+/// its `Display` give, and its source's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Portable {
+    kind: ErrorKind,
+    message: String,
+    function: Option<String>,
+    panic_message: Option<String>,
+    panic_location: Option<PanicLocation>,
+    signal: Option<i32>,
+    exit_code: Option<i32>,
+    source: Option<String>,
+}
+
+/// The source of a deserialised [`Error`]: the original source's message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct SourceMessage(String);
+
+impl Serialize for Error {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.portable().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Error {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let portable = Portable::deserialize(deserializer)?;
+        let source = portable.source.clone().map(SourceMessage);
+        Ok(Repr::Restored { portable, source }.into())
     }
 }
 
@@ -225,6 +276,22 @@ impl Error {
             source,
         }
         .into()
+    }
+
+    fn portable(&self) -> Portable {
+        if let Repr::Restored { portable, .. } = &*self.0 {
+            return portable.clone();
+        }
+        Portable {
+            kind: self.kind(),
+            message: self.to_string(),
+            function: self.function().map(str::to_string),
+            panic_message: self.panic_message().map(str::to_string),
+            panic_location: self.panic_location().cloned(),
+            signal: self.signal(),
+            exit_code: self.exit_code(),
+            source: std::error::Error::source(self).map(|source| source.to_string()),
+        }
     }
 
     /// What kind of failure this is.
@@ -252,6 +319,7 @@ impl Error {
                 Limit::FileSize(_) => ErrorKind::FileSizeLimit,
             },
             Repr::Unsupported { .. } => ErrorKind::Unsupported,
+            Repr::Restored { portable, .. } => portable.kind,
         }
     }
 
@@ -275,6 +343,7 @@ impl Error {
             | Repr::Limit { function, .. }
             | Repr::Unsupported { function, .. } => Some(function),
             Repr::Setup { .. } => None,
+            Repr::Restored { portable, .. } => portable.function.as_deref(),
         }
     }
 
@@ -282,6 +351,7 @@ impl Error {
     pub fn panic_message(&self) -> Option<&str> {
         match &*self.0 {
             Repr::Panic { message, .. } => Some(message),
+            Repr::Restored { portable, .. } => portable.panic_message.as_deref(),
             _ => None,
         }
     }
@@ -290,6 +360,7 @@ impl Error {
     pub fn panic_location(&self) -> Option<&PanicLocation> {
         match &*self.0 {
             Repr::Panic { location, .. } => Some(location),
+            Repr::Restored { portable, .. } => portable.panic_location.as_ref(),
             _ => None,
         }
     }
@@ -298,6 +369,7 @@ impl Error {
     pub fn signal(&self) -> Option<i32> {
         match &*self.0 {
             Repr::Signal { signal, .. } => Some(*signal),
+            Repr::Restored { portable, .. } => portable.signal,
             _ => None,
         }
     }
@@ -306,6 +378,7 @@ impl Error {
     pub fn exit_code(&self) -> Option<i32> {
         match &*self.0 {
             Repr::NoAnswer { code, .. } => Some(*code),
+            Repr::Restored { portable, .. } => portable.exit_code,
             _ => None,
         }
     }
@@ -318,4 +391,92 @@ pub(crate) fn display_name(mangled: &str) -> String {
         .split_once('#')
         .map_or(mangled, |(name, _)| name)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> Vec<Error> {
+        let function = || "krate::f".to_string();
+        vec![
+            Repr::Panic {
+                function: function(),
+                message: "boom".into(),
+                location: PanicLocation {
+                    file: "src/lib.rs".into(),
+                    line: 7,
+                    column: 9,
+                },
+            }
+            .into(),
+            Repr::Signal {
+                function: function(),
+                signal: 6,
+                name: "SIGABRT",
+            }
+            .into(),
+            Repr::NoAnswer {
+                function: function(),
+                code: 3,
+            }
+            .into(),
+            Error::io("krate::f", io::Error::from_raw_os_error(libc::EPIPE)),
+            Repr::Limit {
+                function: function(),
+                kind: Limit::Timeout(std::time::Duration::from_millis(1500)),
+            }
+            .into(),
+            Error::setup("no copy", None),
+        ]
+    }
+
+    /// Every accessor, the message, and the source's message.
+    fn observed(error: &Error) -> Portable {
+        Portable {
+            kind: error.kind(),
+            message: error.to_string(),
+            function: error.function().map(str::to_string),
+            panic_message: error.panic_message().map(str::to_string),
+            panic_location: error.panic_location().cloned(),
+            signal: error.signal(),
+            exit_code: error.exit_code(),
+            source: std::error::Error::source(error).map(|source| source.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_deserialised_error_gives_back_everything_but_the_source_itself() {
+        for error in examples() {
+            let json = serde_json::to_string(&error).unwrap();
+            let back: Error = serde_json::from_str(&json).unwrap();
+            assert_eq!(observed(&back), observed(&error), "{json}");
+            // Once more: what a restored error serialises to is what it was made from.
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
+        let io = Error::io("krate::f", io::Error::from_raw_os_error(libc::EPIPE));
+        let back: Error = serde_json::from_str(&serde_json::to_string(&io).unwrap()).unwrap();
+        let source = std::error::Error::source(&back).expect("a source");
+        assert!(source.to_string().contains("Broken pipe"), "{source}");
+        assert!(source.downcast_ref::<io::Error>().is_none());
+    }
+
+    #[test]
+    fn the_serialised_form_names_its_fields() {
+        let error = &examples()[0];
+        let value: serde_json::Value = serde_json::to_value(error).unwrap();
+        assert_eq!(value["kind"], "Panic");
+        assert_eq!(value["panic_message"], "boom");
+        assert_eq!(value["panic_location"]["line"], 7);
+        assert_eq!(value["function"], "krate::f");
+        assert_eq!(value["message"], error.to_string());
+        assert_eq!(value["signal"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_clone_is_the_same_error() {
+        for error in examples() {
+            assert_eq!(observed(&error.clone()), observed(&error));
+        }
+    }
 }

@@ -75,12 +75,12 @@ pub use support::{KernelSupport, kernel_support};
 /// #[derive(Serialize, Deserialize, Debug)]
 /// enum ParseError {
 ///     Syntax(String),
-///     Sandbox(String),
+///     Sandbox(boxed::Error),
 /// }
 ///
 /// impl From<boxed::Error> for ParseError {
 ///     fn from(error: boxed::Error) -> Self {
-///         ParseError::Sandbox(error.to_string())
+///         ParseError::Sandbox(error)
 ///     }
 /// }
 ///

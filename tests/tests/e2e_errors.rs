@@ -1,13 +1,15 @@
 //! What a failed call gives its caller, end to end, one-shot and through a zygote: a
 //! function that does not return `Result` panics at the line that called it (the stub is
-//! `#[track_caller]`), never at the attribute.
+//! `#[track_caller]`), never at the attribute; and a `boxed::Error` crosses a sandbox
+//! boundary intact, inside a user's error type or on its own, in either direction.
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use boxed::{Policy, sandboxed};
+use boxed::{ErrorKind, Policy, sandboxed};
 use boxed_tests::e2e;
+use serde::{Deserialize, Serialize};
 
 #[sandboxed]
 fn explodes() -> u32 {
@@ -91,4 +93,121 @@ fn a_failed_call_panics_at_its_call_site() {
 #[test]
 fn a_failed_call_through_a_zygote_panics_at_its_call_site() {
     failed_calls_panic_at_their_call_site(&Policy::new().zygote(true));
+}
+
+/// A user's error type that keeps the sandbox's error whole.
+#[derive(Serialize, Deserialize, Debug)]
+enum AppError {
+    Sandbox(boxed::Error),
+}
+
+impl From<boxed::Error> for AppError {
+    fn from(error: boxed::Error) -> Self {
+        AppError::Sandbox(error)
+    }
+}
+
+#[sandboxed]
+fn inner() -> Result<u32, AppError> {
+    Ok(1)
+}
+
+#[sandboxed]
+fn panics_with_result() -> Result<u32, AppError> {
+    panic!("a panic in a function that returns Result")
+}
+
+/// Everything an error says of itself.
+fn described(error: &boxed::Error) -> String {
+    format!(
+        "{:?} | {error} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?}",
+        error.kind(),
+        error.function(),
+        error.panic_message(),
+        error.panic_location(),
+        error.signal(),
+        error.exit_code(),
+        std::error::Error::source(error).map(|source| source.to_string()),
+    )
+}
+
+/// Makes a sandboxed call from inside a sandbox, where it cannot start a child of its
+/// own and fails; returns that error, and what it said of itself there.
+#[sandboxed]
+fn nested_call() -> (String, Result<u32, AppError>) {
+    let result = inner();
+    let seen = match &result {
+        Err(AppError::Sandbox(error)) => described(error),
+        Ok(value) => format!("the nested call returned {value}"),
+    };
+    (seen, result)
+}
+
+/// Sends an error back where it came from.
+#[sandboxed]
+fn echo(error: boxed::Error) -> (String, boxed::Error) {
+    (described(&error), error)
+}
+
+#[sandboxed]
+fn aborts() -> Result<u32, AppError> {
+    std::process::abort()
+}
+
+#[sandboxed]
+fn exits() -> Result<u32, AppError> {
+    std::process::exit(3)
+}
+
+/// The sandbox's own error, as `E::from(error)` made it in the caller.
+fn sandbox_error(result: Result<u32, AppError>) -> boxed::Error {
+    match result {
+        Err(AppError::Sandbox(error)) => error,
+        Ok(value) => panic!("the call returned {value}, expected a failure"),
+    }
+}
+
+fn errors_cross_a_sandbox_boundary_intact(policy: &Policy) {
+    e2e();
+    // Made inside a sandbox, returned in the user's error type: the caller's copy says
+    // what the original said there.
+    let (seen, result) = policy.run(nested_call);
+    let error = sandbox_error(result);
+    assert_eq!(described(&error), seen);
+    assert!(
+        error.function().is_some_and(|f| f.ends_with("inner")),
+        "{seen}"
+    );
+
+    // Made in the caller (E::from keeps the kind), sent into a sandbox and back.
+    let panicked = sandbox_error(policy.run(panics_with_result));
+    assert_eq!(panicked.kind(), ErrorKind::Panic, "{panicked}");
+    assert_eq!(
+        panicked.panic_message(),
+        Some("a panic in a function that returns Result")
+    );
+    assert!(
+        panicked
+            .panic_location()
+            .is_some_and(|l| l.file.ends_with("e2e_errors.rs"))
+    );
+    let aborted = sandbox_error(policy.run(aborts));
+    assert_eq!(aborted.signal(), Some(libc::SIGABRT), "{aborted}");
+    let exited = sandbox_error(policy.run(exits));
+    assert_eq!(exited.exit_code(), Some(3), "{exited}");
+    for error in [panicked, aborted, exited] {
+        let (inside, back) = policy.run(|| echo(error.clone()));
+        assert_eq!(inside, described(&error), "as the sandbox saw it");
+        assert_eq!(described(&back), described(&error), "back in the caller");
+    }
+}
+
+#[test]
+fn errors_cross_a_sandbox_intact() {
+    errors_cross_a_sandbox_boundary_intact(&Policy::new());
+}
+
+#[test]
+fn errors_cross_a_zygote_sandbox_intact() {
+    errors_cross_a_sandbox_boundary_intact(&Policy::new().zygote(true));
 }
