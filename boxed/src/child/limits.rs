@@ -1,4 +1,7 @@
 //! Resource limits of the sandbox: soft equal to hard, so the sandbox cannot raise them.
+//! The policy's values are ceilings: a limit the process inherited that is already
+//! lower (a caller started with a small `RLIMIT_NOFILE`) stays, since an unprivileged
+//! process may lower its hard limits but never raise them.
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
@@ -7,7 +10,8 @@ use crate::Policy;
 /// The task limit of a sandbox with a unique uid that may not fork: its threads.
 pub(crate) const THREADS_OF_ONE_PROCESS: u64 = 512;
 
-/// Sets the limits the policy asks for, then reads each one back.
+/// Sets each limit the policy asks for, or the hard limit inherited where that is lower,
+/// then reads each one back.
 pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
     let mut limits = vec![
         (Resource::RLIMIT_CORE, 0),
@@ -34,7 +38,10 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), String> {
     } else if policy.unique_uid {
         limits.push((Resource::RLIMIT_NPROC, THREADS_OF_ONE_PROCESS));
     }
-    for (resource, value) in limits {
+    for (resource, ceiling) in limits {
+        let (_, inherited) =
+            getrlimit(resource).map_err(|e| format!("getrlimit({resource:?}) failed: {e}"))?;
+        let value = ceiling.min(inherited);
         setrlimit(resource, value, value)
             .map_err(|e| format!("setrlimit({resource:?}) failed: {e}"))?;
         let (soft, hard) =
