@@ -72,6 +72,7 @@ fn policy(options: &Options) -> TokenStream {
     for (option, method) in [
         (&options.memory, quote!(memory)),
         (&options.max_file_size, quote!(max_file_size)),
+        (&options.max_response, quote!(max_response)),
         (&options.max_open_files, quote!(max_open_files)),
         (&options.max_processes, quote!(max_processes)),
     ] {

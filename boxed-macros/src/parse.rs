@@ -14,6 +14,7 @@ pub struct Options {
     pub memory: Option<Spanned<u64>>,
     pub max_open_files: Option<Spanned<u64>>,
     pub max_file_size: Option<Spanned<u64>>,
+    pub max_response: Option<Spanned<u64>>,
     pub max_processes: Option<Spanned<u64>>,
     pub network: Option<Spanned<bool>>,
     pub read: Option<Spanned<Vec<String>>>,
@@ -31,7 +32,8 @@ pub struct Spanned<T> {
 
 /// The keys `#[sandboxed(...)]` accepts, listed in the error for an unknown key.
 const VALID_KEYS: &str = "timeout, cpu_time, memory, max_open_files, max_file_size, \
-                          max_processes, network, read, write, landlock, user, unique_uid, zygote";
+                          max_response, max_processes, network, read, write, landlock, user, \
+                          unique_uid, zygote";
 
 pub fn options(args: TokenStream) -> syn::Result<Options> {
     let mut options = Options::default();
@@ -56,6 +58,11 @@ pub fn options(args: TokenStream) -> syn::Result<Options> {
                     &meta,
                     &mut options.max_file_size,
                     size(&quoted(&meta, "256MiB")?)?,
+                ),
+                "max_response" => set(
+                    &meta,
+                    &mut options.max_response,
+                    size(&quoted(&meta, "16MiB")?)?,
                 ),
                 "max_open_files" => set(
                     &meta,

@@ -68,6 +68,9 @@ pub enum ErrorKind {
     MemoryLimit,
     /// The sandbox wrote past its `max_file_size`.
     FileSizeLimit,
+    /// The sandbox answered with more than the policy's `max_response`; it was ended
+    /// and nothing beyond the bound was read.
+    ResponseLimit,
     /// The kernel cannot enforce a confinement layer the policy requires.
     Unsupported,
 }
@@ -79,6 +82,7 @@ pub(crate) enum Limit {
     CpuTime(std::time::Duration),
     Memory(u64),
     FileSize(u64),
+    Response { announced: u64, limit: u64 },
 }
 
 impl fmt::Display for Limit {
@@ -98,6 +102,11 @@ impl fmt::Display for Limit {
                     "wrote past its file size limit of {bytes} bytes and was killed"
                 )
             }
+            Limit::Response { announced, limit } => write!(
+                f,
+                "announced an answer of {announced} bytes, more than its max_response of \
+                 {limit} bytes, and was ended without it being read"
+            ),
         }
     }
 }
@@ -317,6 +326,7 @@ impl Error {
                 Limit::CpuTime(_) => ErrorKind::CpuLimit,
                 Limit::Memory(_) => ErrorKind::MemoryLimit,
                 Limit::FileSize(_) => ErrorKind::FileSizeLimit,
+                Limit::Response { .. } => ErrorKind::ResponseLimit,
             },
             Repr::Unsupported { .. } => ErrorKind::Unsupported,
             Repr::Restored { portable, .. } => portable.kind,

@@ -64,7 +64,7 @@ pub mod __private;
 
 pub use caller::try_call;
 pub use error::{Error, ErrorKind, PanicLocation};
-pub use policy::{Enforcement, Policy};
+pub use policy::{DEFAULT_MAX_RESPONSE, Enforcement, Policy};
 pub use support::{KernelSupport, kernel_support};
 
 /// Runs every call of the function in a fresh child process, as `nobody`.
@@ -111,6 +111,7 @@ pub use support::{KernelSupport, kernel_support};
 ///     memory = "256MiB",       // B, KiB, MiB, GiB, TiB, kB, MB, GB
 ///     max_open_files = 64,
 ///     max_file_size = "1MiB",
+///     max_response = "16MiB",  // the largest answer the caller reads; default 1GiB
 ///     max_processes = 1,
 ///     network = false,
 ///     read = ["/usr/share/zoneinfo"],   // absolute paths

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The default of [`Policy::max_response`]: 1 GiB.
+pub const DEFAULT_MAX_RESPONSE: u64 = 1 << 30;
+
 /// How strictly a confinement layer that the kernel may lack is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Enforcement {
@@ -51,6 +54,7 @@ pub struct Policy {
     pub(crate) memory: Option<u64>,
     pub(crate) max_open_files: u64,
     pub(crate) max_file_size: Option<u64>,
+    pub(crate) max_response: u64,
     pub(crate) max_processes: u64,
     pub(crate) network: bool,
     pub(crate) read: Vec<PathBuf>,
@@ -76,6 +80,7 @@ impl Policy {
             memory: None,
             max_open_files: 64,
             max_file_size: None,
+            max_response: DEFAULT_MAX_RESPONSE,
             max_processes: 1,
             network: false,
             read: Vec::new(),
@@ -118,6 +123,27 @@ impl Policy {
     /// call with [`ErrorKind::FileSizeLimit`](crate::ErrorKind::FileSizeLimit).
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.max_file_size = Some(bytes);
+        self
+    }
+
+    /// The largest response the caller reads, in bytes: the result's JSON, or the
+    /// failure, as it crosses the response pipe; default 1 GiB
+    /// ([`DEFAULT_MAX_RESPONSE`]). The caller never allocates more than this for one
+    /// answer. A sandbox that announces more is ended and the call fails with
+    /// [`ErrorKind::ResponseLimit`](crate::ErrorKind::ResponseLimit). Enforced by the
+    /// caller, so it is the same through a zygote.
+    ///
+    /// ```no_run
+    /// #[boxed::sandboxed(max_response = "4KiB")]
+    /// fn summary(text: String) -> String {
+    ///     text.chars().take(100).collect()
+    /// }
+    ///
+    /// let policy = boxed::Policy::new().max_response(64 << 10);
+    /// let short = policy.run(|| boxed::try_call(|| summary("a long text".into())));
+    /// ```
+    pub fn max_response(mut self, bytes: u64) -> Self {
+        self.max_response = bytes;
         self
     }
 
@@ -201,6 +227,7 @@ impl Policy {
     pub(crate) fn zygote_key(&self) -> Policy {
         Policy {
             timeout: None,
+            max_response: DEFAULT_MAX_RESPONSE,
             ..self.clone()
         }
     }

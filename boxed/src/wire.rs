@@ -4,7 +4,8 @@
 //! the request (3, caller to child), the response (4, sandbox to caller), the lifeline
 //! (5, held open by the caller; the supervisor ends the sandbox when it closes) and the
 //! report (6, supervisor to caller). The child's stdin, stdout and stderr are never part
-//! of the protocol.
+//! of the protocol: stdin is `/dev/null`, stdout and stderr are pipes of the call's own
+//! whose bytes the caller copies to its own stdout and stderr as they are.
 //!
 //! - Request: the policy as JSON, preceded by its length as 4 bytes little-endian (read
 //!   by the supervisor), then the call (read by the sandbox): its length as 8 bytes
@@ -27,6 +28,10 @@ pub const RESPONSE_FD: RawFd = 4;
 pub const LIFELINE_FD: RawFd = 5;
 /// Descriptor of the report pipe in the child.
 pub const REPORT_FD: RawFd = 6;
+
+/// The bound on a frame that carries no result: the zygote's word that it is ready, or
+/// the failure that kept it from being.
+pub const SMALL_FRAME_LIMIT: u64 = 1 << 20;
 
 /// The largest policy header a supervisor accepts.
 const MAX_POLICY: u32 = 1 << 20;
@@ -259,53 +264,158 @@ pub fn write_frame(out: &mut impl Write, response: &Response) -> io::Result<()> 
     out.flush()
 }
 
-/// Reads one frame. `Ok(None)` means the pipe closed before a whole frame arrived;
-/// malformed frames are errors that describe what was wrong.
-pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Response>> {
-    let mut header = [0u8; 9];
-    if !read_exact_or_eof(input, &mut header)? {
-        return Ok(None);
-    }
-    let tag = header[0];
-    if tag != TAG_RESULT && tag != TAG_FAILURE {
-        // Said before the payload is read: a forged header may announce any length.
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unknown frame tag {tag:#04x}"),
-        ));
-    }
-    let length = u64::from_le_bytes(header[1..].try_into().expect("8 bytes"));
-    // Room for the announced payload up front (bounded, since the child announces it).
-    let mut payload = Vec::with_capacity(length.min(64 << 20) as usize);
-    let read = input.take(length).read_to_end(&mut payload)?;
-    if (read as u64) < length {
-        return Ok(None);
-    }
-    if tag == TAG_RESULT {
-        return Ok(Some(Response::Result(payload)));
-    }
-    serde_json::from_slice(&payload)
-        .map(|failure| Some(Response::Failure(failure)))
-        .map_err(|error| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("malformed failure frame: {error}"),
-            )
-        })
+/// Why a response frame could not be read.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The frame announced a payload longer than the reader's bound; nothing of it was
+    /// read or allocated.
+    TooLarge { announced: u64, limit: u64 },
+    /// The bytes are not a frame: an unknown tag, or a failure that is not JSON.
+    Malformed(String),
+    /// Reading failed.
+    Io(io::Error),
 }
 
-/// Fills `buf`, or returns `Ok(false)` if the input ends first.
-fn read_exact_or_eof(input: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => return Ok(false),
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::TooLarge { announced, limit } => write!(
+                f,
+                "a frame of {announced} bytes is larger than the bound of {limit} bytes"
+            ),
+            FrameError::Malformed(message) => f.write_str(message),
+            FrameError::Io(error) => write!(f, "reading the response failed: {error}"),
         }
     }
-    Ok(true)
+}
+
+/// Where a [`FrameReader`] is after a read.
+#[derive(Debug, PartialEq)]
+pub enum Progress {
+    /// More bytes are needed.
+    Pending,
+    /// The frame is complete.
+    Done(Response),
+    /// The input ended before a whole frame arrived.
+    Closed,
+}
+
+/// Reads one response frame piece by piece, as its bytes arrive (from a `poll` loop),
+/// against a bound on its payload: the one place that decides how much memory a
+/// response may take in the caller. A payload longer than the bound is refused from its
+/// header, before any of it is read; a shorter one is allocated as it arrives, never
+/// beyond the length its header announced. Whatever a frame carries (the result's JSON,
+/// a failure, or data appended to them) is inside that payload, so inside the bound.
+#[derive(Debug)]
+pub struct FrameReader {
+    header: [u8; 9],
+    header_filled: usize,
+    payload: Vec<u8>,
+    length: u64,
+    limit: u64,
+}
+
+/// A payload is first given room for at most this much (then twice that, and so on, up
+/// to its announced length): a header may lie about a length it never sends.
+const FIRST_ROOM: u64 = 64 << 20;
+
+impl FrameReader {
+    /// A reader for one frame whose payload may be at most `limit` bytes.
+    pub fn new(limit: u64) -> FrameReader {
+        FrameReader {
+            header: [0; 9],
+            header_filled: 0,
+            payload: Vec::new(),
+            length: 0,
+            limit,
+        }
+    }
+
+    /// Reads what `input` has (on a non-blocking input, until it would block; on a
+    /// blocking one, until the frame is complete) and says where the frame is.
+    pub fn read_from(&mut self, input: &mut impl Read) -> Result<Progress, FrameError> {
+        while self.header_filled < self.header.len() {
+            match input.read(&mut self.header[self.header_filled..]) {
+                Ok(0) => return Ok(Progress::Closed),
+                Ok(read) => self.header_filled += read,
+                Err(error) => match error.kind() {
+                    io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock => return Ok(Progress::Pending),
+                    _ => return Err(FrameError::Io(error)),
+                },
+            }
+            if self.header_filled == self.header.len() {
+                self.start_payload()?;
+            }
+        }
+        while (self.payload.len() as u64) < self.length {
+            if self.payload.capacity() == self.payload.len() {
+                // Twice the room so far, never beyond the announced length.
+                let have = self.payload.len() as u64;
+                let more = (self.length - have).min(have.max(FIRST_ROOM));
+                self.payload
+                    .try_reserve_exact(more as usize)
+                    .map_err(|_| FrameError::Io(io::ErrorKind::OutOfMemory.into()))?;
+            }
+            let room = (self.payload.capacity() - self.payload.len()) as u64;
+            // `take` ends the read where the room ends, so it never grows the buffer.
+            match input.take(room).read_to_end(&mut self.payload) {
+                Ok(0) => return Ok(Progress::Closed),
+                Ok(_) => {}
+                Err(error) => match error.kind() {
+                    io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock => return Ok(Progress::Pending),
+                    _ => return Err(FrameError::Io(error)),
+                },
+            }
+        }
+        self.finish().map(Progress::Done)
+    }
+
+    /// Checks a complete header against the bound and makes the first room.
+    fn start_payload(&mut self) -> Result<(), FrameError> {
+        let tag = self.header[0];
+        if tag != TAG_RESULT && tag != TAG_FAILURE {
+            // Said before the payload is read: a forged header may announce any length.
+            return Err(FrameError::Malformed(format!(
+                "unknown frame tag {tag:#04x}"
+            )));
+        }
+        self.length = u64::from_le_bytes(self.header[1..].try_into().expect("8 bytes"));
+        if self.length > self.limit {
+            return Err(FrameError::TooLarge {
+                announced: self.length,
+                limit: self.limit,
+            });
+        }
+        let room = self.length.min(FIRST_ROOM) as usize;
+        self.payload
+            .try_reserve_exact(room)
+            .map_err(|_| FrameError::Io(io::ErrorKind::OutOfMemory.into()))
+    }
+
+    fn finish(&mut self) -> Result<Response, FrameError> {
+        let payload = std::mem::take(&mut self.payload);
+        if self.header[0] == TAG_RESULT {
+            return Ok(Response::Result(payload));
+        }
+        serde_json::from_slice(&payload)
+            .map(Response::Failure)
+            .map_err(|error| FrameError::Malformed(format!("malformed failure frame: {error}")))
+    }
+}
+
+/// Reads one frame whose payload may be at most `limit` bytes, blocking until it is
+/// complete. `Ok(None)` means the input ended before a whole frame arrived.
+pub fn read_frame(input: &mut impl Read, limit: u64) -> Result<Option<Response>, FrameError> {
+    let mut reader = FrameReader::new(limit);
+    loop {
+        match reader.read_from(input)? {
+            Progress::Pending => {}
+            Progress::Done(response) => return Ok(Some(response)),
+            Progress::Closed => return Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -398,7 +508,10 @@ mod tests {
         ] {
             let mut bytes = Vec::new();
             write_frame(&mut bytes, &response).unwrap();
-            assert_eq!(read_frame(&mut bytes.as_slice()).unwrap(), Some(response));
+            assert_eq!(
+                read_frame(&mut bytes.as_slice(), u64::MAX).unwrap(),
+                Some(response)
+            );
         }
     }
 
@@ -436,7 +549,7 @@ mod tests {
             };
             write_frame(&mut out, &response()).unwrap();
             assert_eq!(
-                read_frame(&mut out.bytes.as_slice()).unwrap(),
+                read_frame(&mut out.bytes.as_slice(), u64::MAX).unwrap(),
                 Some(response()),
                 "{step} bytes a write"
             );
@@ -449,7 +562,7 @@ mod tests {
         write_frame(&mut bytes, &Response::Result(b"12345".to_vec())).unwrap();
         for cut in 0..bytes.len() {
             assert_eq!(
-                read_frame(&mut &bytes[..cut]).unwrap(),
+                read_frame(&mut &bytes[..cut], u64::MAX).unwrap(),
                 None,
                 "cut at {cut}"
             );
@@ -460,10 +573,79 @@ mod tests {
     fn garbage_frames_are_errors() {
         let mut bytes = vec![b'Z'];
         bytes.extend_from_slice(&0u64.to_le_bytes());
-        assert!(read_frame(&mut bytes.as_slice()).is_err());
+        assert!(read_frame(&mut bytes.as_slice(), u64::MAX).is_err());
         let mut bytes = vec![b'X'];
         bytes.extend_from_slice(&3u64.to_le_bytes());
         bytes.extend_from_slice(b"{{{");
-        assert!(read_frame(&mut bytes.as_slice()).is_err());
+        assert!(read_frame(&mut bytes.as_slice(), u64::MAX).is_err());
+    }
+
+    #[test]
+    fn a_frame_above_the_bound_is_refused_from_its_header() {
+        let mut bytes = Vec::new();
+        write_frame(&mut bytes, &Response::Result(b"123456".to_vec())).unwrap();
+        // Exactly the bound is an answer; one byte above it is refused.
+        assert_eq!(
+            read_frame(&mut bytes.as_slice(), 6).unwrap(),
+            Some(Response::Result(b"123456".to_vec()))
+        );
+        // A header that announces far more than it sends is refused before any room is
+        // made for it, and nothing after the header is read.
+        let mut forged = vec![b'R'];
+        forged.extend_from_slice(&u64::MAX.to_le_bytes());
+        forged.extend_from_slice(b"rest");
+        let mut input = forged.as_slice();
+        match read_frame(&mut input, 5) {
+            Err(FrameError::TooLarge { announced, limit }) => {
+                assert_eq!((announced, limit), (u64::MAX, 5));
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert_eq!(input, b"rest");
+        assert!(matches!(
+            read_frame(&mut bytes.as_slice(), 5),
+            Err(FrameError::TooLarge {
+                announced: 6,
+                limit: 5
+            })
+        ));
+    }
+
+    #[test]
+    fn a_frame_arriving_in_pieces_is_read_without_blocking_and_never_over_allocated() {
+        let payload = vec![b'7'; 300_000];
+        let mut bytes = Vec::new();
+        write_frame(&mut bytes, &Response::Result(payload.clone())).unwrap();
+        let (read, mut write) = std::io::pipe().unwrap();
+        nix::fcntl::fcntl(
+            &read,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let mut reader = FrameReader::new(payload.len() as u64);
+        let mut input = &read;
+        assert_eq!(reader.read_from(&mut input).unwrap(), Progress::Pending);
+        let writer = std::thread::spawn(move || {
+            for piece in bytes.chunks(4000) {
+                write.write_all(piece).unwrap();
+            }
+        });
+        let response = loop {
+            match reader.read_from(&mut input).unwrap() {
+                Progress::Pending => {
+                    assert!(reader.payload.capacity() <= payload.len());
+                    std::thread::yield_now();
+                }
+                Progress::Done(response) => break response,
+                Progress::Closed => panic!("closed before the frame was whole"),
+            }
+        };
+        writer.join().unwrap();
+        assert_eq!(response, Response::Result(payload));
+        // The writer is gone: the pipe ends without a second frame.
+        assert_eq!(
+            FrameReader::new(1).read_from(&mut input).unwrap(),
+            Progress::Closed
+        );
     }
 }
