@@ -85,6 +85,27 @@ pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Sends `signal` to the process of `pidfd`: exactly that process, even if its pid has
+/// been reused since it exited.
+pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: Signal) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal takes a descriptor, a signal number, a null siginfo (the
+    // kernel fills in a plain kill's) and no flags; it reads no memory of ours.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Ends this process the way a child ended: by the same signal, with its default action.
 pub fn die_by(signal: Signal) -> ! {
     // SAFETY: restoring the default disposition installs no handler code.

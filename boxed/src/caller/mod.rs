@@ -1,5 +1,6 @@
 //! The caller's side of a sandboxed call: start the child, send the request, read the
-//! one response, end the child, and turn what happened into a value or an [`Error`].
+//! one response while relaying the sandbox's output, end the child, and turn what
+//! happened into a value or an [`Error`].
 
 use std::cell::Cell;
 use std::fs::File;
@@ -10,12 +11,14 @@ use std::panic::{self, AssertUnwindSafe};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::relay::{Awaited, Relay};
 use self::spawn::Child;
 use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
 use crate::policy::{self, Policy};
 use crate::setup;
-use crate::wire::{self, Ending, Failure, Report, Response};
+use crate::wire::{self, Ending, Failure, FrameError, Report, Response};
 
+mod relay;
 mod spawn;
 mod zygote;
 
@@ -51,7 +54,7 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
         zygote::exchange(&function, policy, &request)?
     } else {
         let request = wire::request(policy, name, args).map_err(encode)?;
-        one_shot(&function, &request)?
+        one_shot(&function, policy, &request)?
     };
     decide(function, policy, exchange)
 }
@@ -61,7 +64,7 @@ pub(crate) struct Exchange {
     /// Writing the request: a child that stopped reading makes it fail with `EPIPE`.
     sent: io::Result<()>,
     /// The response frame, `None` if the pipe closed before a whole one arrived.
-    received: io::Result<Option<Response>>,
+    received: Result<Option<Response>, FrameError>,
     /// What the supervisor (or zygote) reported once the sandbox was gone.
     report: Option<Report>,
 }
@@ -72,26 +75,41 @@ pub(crate) struct Started {
     pub request: OwnedFd,
     pub response: OwnedFd,
     pub report: OwnedFd,
+    /// The read ends of its stdout and stderr, if it was given pipes for them.
+    pub output: Option<[OwnedFd; 2]>,
 }
 
 /// Starts the setcap'd copy (for a root caller, the executable itself) for `function`:
 /// the request, response and report pipes and the child's end of `lifeline` become its
-/// descriptors 3 to 6.
+/// descriptors 3 to 6. With `output`, its stdout and stderr are pipes of its own whose
+/// read ends the caller gets; without, they are `/dev/null`.
 pub(crate) fn start_child(
     function: &str,
     argv0: &str,
     lifeline: &OwnedFd,
     large_request: bool,
+    output: bool,
 ) -> Result<Started, Error> {
     let program = setup::child_program(function)?;
     let io_error = |source| Error::io(function, source);
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
     let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
+    let output = if output {
+        Some([
+            spawn::pipe().map_err(io_error)?,
+            spawn::pipe().map_err(io_error)?,
+        ])
+    } else {
+        None
+    };
     widen(large_request, &request_write, &response_read);
     let child = Child::start(
         &program,
         argv0,
+        output
+            .as_ref()
+            .map(|[stdout, stderr]| [&stdout.1, &stderr.1]),
         [&request_read, &response_write, lifeline, &report_write],
     )
     .map_err(|source| Repr::Spawn {
@@ -104,6 +122,7 @@ pub(crate) fn start_child(
         request: request_write,
         response: response_read,
         report: report_read,
+        output: output.map(|[stdout, stderr]| [stdout.0, stderr.0]),
     })
 }
 
@@ -122,7 +141,7 @@ pub(crate) fn widen(large_request: bool, request: &OwnedFd, response: &OwnedFd) 
 }
 
 /// One call through a process started for it: the supervisor forks the sandbox.
-fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
+fn one_shot(function: &str, policy: &Policy, request: &[u8]) -> Result<Exchange, Error> {
     let io_error = |source| Error::io(function, source);
     let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
     let Started {
@@ -130,27 +149,40 @@ fn one_shot(function: &str, request: &[u8]) -> Result<Exchange, Error> {
         request: request_write,
         response: response_read,
         report: report_read,
+        output,
     } = start_child(
         function,
         &format!("boxed: {function}"),
         &lifeline_read,
         large(request),
+        true,
     )?;
     drop(lifeline_read);
+    let [stdout, stderr] = output.expect("started with output pipes");
+    let mut relay = Relay::new(stdout, stderr);
 
+    // The sandbox reads the whole request before it runs anything, so this write never
+    // waits on output nobody relays.
     let sent = crate::sys::without_sigpipe(|| File::from(request_write).write_all(request));
-    let received = wire::read_frame(&mut File::from(response_read));
+    let received = match relay.await_response(response_read, policy.max_response, None) {
+        Awaited::Frame(received) => received,
+        Awaited::Stopped => unreachable!("no stop descriptor"),
+    };
     // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
-    // and everything it started, reports, then exits the way the sandbox did.
+    // and everything it started, reports, then exits the way the sandbox did. Then the
+    // output pipes end, once everything that held them is gone.
     drop(lifeline_write);
+    relay.drain(None);
     let mut report = Vec::new();
     let _ = File::from(report_read).read_to_end(&mut report);
     let mut report: Option<Report> = serde_json::from_slice(&report).ok();
-    let status = child.wait().map_err(io_error)?;
+    // Reaping is only cleanup: the program may have reaped the supervisor already.
+    let status = child.wait();
     if report.is_none() {
-        // The supervisor itself died: its own status is all there is.
+        // The supervisor itself died: its own status is all there is, if the program
+        // left it to be collected.
         report = Some(Report {
-            ending: Ending::of(Ok(status)),
+            ending: status.map_or(Ending::Unknown, |status| Ending::of(Ok(status))),
             timed_out: false,
             cpu_seconds: 0.0,
         });
@@ -184,6 +216,11 @@ fn decide<R: DeserializeOwned>(
         Ok(Some(Response::Failure(failure))) => {
             Err(from_failure(function, failure, policy.memory.unwrap_or(0)))
         }
+        Err(FrameError::TooLarge { announced, limit }) => Err(Repr::Limit {
+            function,
+            kind: Limit::Response { announced, limit },
+        }
+        .into()),
         Err(error) => Err(Repr::Protocol {
             function,
             message: error.to_string(),

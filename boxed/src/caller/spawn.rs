@@ -4,12 +4,14 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
-use nix::sys::signal::SigSet;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -42,16 +44,41 @@ fn high(fd: OwnedFd) -> io::Result<OwnedFd> {
     Ok(fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(10)).map(crate::sys::owned)?)
 }
 
-/// A started child, reaped when dropped if [`Child::wait`] was not called.
-pub(crate) struct Child(Option<Pid>);
+/// A started child, known by a pidfd where the kernel has them, and reaped when dropped
+/// if [`Child::wait`] was not called.
+///
+/// The program may reap children itself (a thread calling `waitpid(-1, ..)`) or discard
+/// their statuses (`SIGCHLD` ignored): then the child is gone before it is waited for,
+/// and waiting finds nothing (`ECHILD`), which is not an error. Through its pidfd the
+/// child is signalled and waited for exactly, never a process that reused its pid.
+pub(crate) struct Child {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+    waited: bool,
+}
 
 impl Child {
-    /// Starts `program` as `argv0`, with stdin `/dev/null`, an environment of only the
-    /// fixed `PATH` and the marker, every signal at its default and none blocked, and
-    /// `fds[i]` as descriptor `3 + i`.
-    pub(crate) fn start(program: &Path, argv0: &str, fds: [&OwnedFd; 4]) -> io::Result<Child> {
+    /// Starts `program` as `argv0`, with stdin `/dev/null`, `stdio` as stdout and stderr
+    /// (`/dev/null` without), an environment of only the fixed `PATH` and the marker,
+    /// every signal at its default and none blocked, and `fds[i]` as descriptor `3 + i`.
+    pub(crate) fn start(
+        program: &Path,
+        argv0: &str,
+        stdio: Option<[&OwnedFd; 2]>,
+        fds: [&OwnedFd; 4],
+    ) -> io::Result<Child> {
         let mut actions = PosixSpawnFileActions::init()?;
         actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?;
+        match stdio {
+            Some([stdout, stderr]) => {
+                actions.add_dup2(stdout.as_raw_fd(), 1)?;
+                actions.add_dup2(stderr.as_raw_fd(), 2)?;
+            }
+            None => {
+                actions.add_open(1, "/dev/null", OFlag::O_WRONLY, Mode::empty())?;
+                actions.add_dup2(1, 2)?;
+            }
+        }
         for (target, fd) in (3..).zip(fds) {
             actions.add_dup2(fd.as_raw_fd(), target)?;
         }
@@ -69,31 +96,64 @@ impl Child {
             c_string(format!("{MARKER_VAR}={PROTOCOL}"))?,
         ];
         let pid = posix_spawn(program.as_c_str(), &actions, &attributes, &argv, &env)?;
-        Ok(Child(Some(pid)))
+        // Without pidfds (kernels before 5.3), or if the child is already gone and
+        // reaped by someone else, the pid is all there is.
+        let pidfd = crate::sys::pidfd_open(pid).ok();
+        Ok(Child {
+            pid,
+            pidfd,
+            waited: false,
+        })
     }
 
-    /// The child's pid.
-    pub(crate) fn pid(&self) -> Pid {
-        self.0.expect("not waited yet")
-    }
-
-    /// Whether the child has exited, without collecting it (it stays to be reaped).
+    /// Whether the child has exited, without collecting it. A child someone else has
+    /// reaped has exited.
     pub(crate) fn has_exited(&self) -> bool {
         use nix::sys::wait::{Id, WaitPidFlag, waitid};
+        if let Some(pidfd) = &self.pidfd {
+            let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            return matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0);
+        }
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
         matches!(
-            waitid(Id::Pid(self.pid()), flags),
-            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+            waitid(Id::Pid(self.pid), flags),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD)
         )
     }
 
-    /// Waits for the child to exit.
-    pub(crate) fn wait(mut self) -> io::Result<WaitStatus> {
-        let pid = self.0.take().expect("waited once");
+    /// Kills the child with `SIGKILL`, unless it has exited.
+    pub(crate) fn kill(&self) {
+        match &self.pidfd {
+            Some(pidfd) => {
+                let _ = crate::sys::pidfd_send_signal(pidfd, Signal::SIGKILL);
+            }
+            None if !self.has_exited() => {
+                let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+            }
+            None => {}
+        }
+    }
+
+    /// Waits for the child to exit and collects it: its status, or `None` if the
+    /// program reaped it first or discards its children's statuses.
+    pub(crate) fn wait(mut self) -> Option<WaitStatus> {
+        self.collect()
+    }
+
+    fn collect(&mut self) -> Option<WaitStatus> {
+        use nix::sys::wait::{Id, WaitPidFlag, waitid};
+        if std::mem::replace(&mut self.waited, true) {
+            return None;
+        }
         loop {
-            match waitpid(pid, None) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                result => return Ok(result?),
+            let status = match &self.pidfd {
+                Some(pidfd) => waitid(Id::PIDFd(pidfd.as_fd()), WaitPidFlag::WEXITED),
+                None => waitpid(self.pid, None),
+            };
+            match status {
+                Err(Errno::EINTR) => continue,
+                // ECHILD: someone else reaped it, or SIGCHLD is ignored and the kernel did.
+                result => return result.ok(),
             }
         }
     }
@@ -101,8 +161,6 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if let Some(pid) = self.0.take() {
-            while waitpid(pid, None) == Err(nix::errno::Errno::EINTR) {}
-        }
+        self.collect();
     }
 }

@@ -10,9 +10,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, send};
 
+use super::relay::{Awaited, Relay};
 use super::spawn::{self, Child};
 use super::{Exchange, Started, from_failure, start_child};
 use crate::child::zygote::{CLAIM, FAILED, NEED, SPARE};
@@ -24,6 +24,10 @@ use crate::wire::{self, Failure, Report, Response};
 struct Zygote {
     control: Mutex<OwnedFd>,
     process: Child,
+    /// The process that started it. A process forked from it after that starts zygotes
+    /// of its own: two processes taking spares from one control socket would take each
+    /// other's answers.
+    owner: nix::unistd::Pid,
 }
 
 /// The zygotes of this program, one per policy (the timeout aside, which is per call).
@@ -48,7 +52,7 @@ pub(super) fn exchange(function: &str, policy: &Policy, request: &[u8]) -> Resul
                 // The zygote is gone (its control socket is closed): forget it, and try
                 // once with a new one.
                 zygotes().retain(|(_, running)| !Arc::ptr_eq(running, &zygote));
-                let _ = kill(zygote.process.pid(), Signal::SIGKILL);
+                zygote.process.kill();
                 if restarted {
                     return Err(Error::io(function, error));
                 }
@@ -60,6 +64,11 @@ pub(super) fn exchange(function: &str, policy: &Policy, request: &[u8]) -> Resul
 
 fn zygote_for(key: &Policy, function: &str) -> Result<Arc<Zygote>, Error> {
     let mut zygotes = zygotes();
+    // Zygotes of the process this one was forked from are its parent's: only this copy
+    // of their control sockets is closed (they end with the parent), and they are not
+    // this process's children to reap.
+    let me = nix::unistd::getpid();
+    zygotes.retain(|(_, zygote)| zygote.owner == me);
     // A zygote that has died is forgotten (and reaped) here, before a call is sent to
     // it: a spare it forked just before dying may still hold its end of the control
     // socket for a moment, so sending would succeed and the call be lost.
@@ -76,15 +85,19 @@ fn zygote_for(key: &Policy, function: &str) -> Result<Arc<Zygote>, Error> {
 /// first spare is confined, or with the failure that kept it from being.
 fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
     let (control, theirs) = spawn::socket_pair().map_err(|source| Error::io(function, source))?;
+    // Its stdout and stderr are /dev/null: neither the zygote nor its spares ever hold
+    // the caller's; each spare gets pipes of its own.
     let Started {
         child: process,
         request: request_write,
         response: response_read,
         report,
+        output: _,
     } = start_child(
         function,
         &format!("boxed zygote: {function}"),
         &theirs,
+        false,
         false,
     )?;
     drop((theirs, report));
@@ -96,8 +109,9 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
     let zygote = Zygote {
         control: Mutex::new(control),
         process,
+        owner: nix::unistd::getpid(),
     };
-    match wire::read_frame(&mut File::from(response_read)) {
+    match wire::read_frame(&mut File::from(response_read), wire::SMALL_FRAME_LIMIT) {
         Ok(Some(Response::Result(_))) => Ok(zygote),
         Ok(Some(Response::Failure(failure))) => Err(from_failure(
             function.to_string(),
@@ -119,9 +133,9 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
 
 /// What the zygote put on the control socket for the next call.
 enum Handed {
-    /// A confined spare: the caller's ends of its claim, report, request and response
-    /// pipes.
-    Spare([OwnedFd; 4]),
+    /// A confined spare: the caller's ends of its claim, report, request, response,
+    /// stdout and stderr pipes.
+    Spare([OwnedFd; 6]),
     /// No spare could be made, for this reason.
     Failed(Failure),
 }
@@ -142,7 +156,7 @@ fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
     let mut message = [0u8; 4096];
     let mut flags = MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT;
     loop {
-        let mut space = nix::cmsg_space!([RawFd; 4]);
+        let mut space = nix::cmsg_space!([RawFd; 6]);
         let mut iov = [IoSliceMut::new(&mut message)];
         let received = match recvmsg::<()>(control.as_raw_fd(), &mut iov, Some(&mut space), flags) {
             Err(Errno::EINTR) => continue,
@@ -170,7 +184,7 @@ fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
                 io::ErrorKind::ConnectionAborted,
                 "the zygote closed its control socket",
             )),
-            (Some(&SPARE), 1) => <[OwnedFd; 4]>::try_from(fds)
+            (Some(&SPARE), 1) => <[OwnedFd; 6]>::try_from(fds)
                 .map(Handed::Spare)
                 .map_err(|_| {
                     io::Error::new(
@@ -192,9 +206,17 @@ fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
 }
 
 /// One call: take a spare, claim it with the call's deadline, write the request, read
-/// the answer and the zygote's report. An error means the zygote itself is gone.
+/// the answer while relaying the spare's output, and the zygote's report. An error means
+/// the zygote itself is gone.
 fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange> {
-    let [claim_write, report_read, request_write, response_read] = match take_spare(zygote)? {
+    let [
+        claim_write,
+        report_read,
+        request_write,
+        response_read,
+        stdout,
+        stderr,
+    ] = match take_spare(zygote)? {
         Handed::Spare(fds) => fds,
         Handed::Failed(failure) => {
             return Ok(Exchange {
@@ -204,6 +226,7 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
             });
         }
     };
+    let mut relay = Relay::new(stdout, stderr);
     if super::large(request) {
         wire::widen_pipe(&request_write);
     }
@@ -221,11 +244,19 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
         let _ = nix::unistd::write(&claim_write, &claim);
         sent
     });
-    let received = wire::read_frame(&mut File::from(response_read));
+    let received = match relay.await_response(response_read, policy.max_response, None) {
+        Awaited::Frame(received) => received,
+        Awaited::Stopped => unreachable!("no stop descriptor"),
+    };
+    // Closing the claim pipe says the call is over: the zygote ends the call's process
+    // now if it has not ended by itself. A process that exited keeps its own status.
+    drop(claim_write);
+    // The output ends once the call's process has released it (it does as it answers)
+    // or is gone.
+    relay.drain(None);
     if matches!(received, Ok(Some(_))) && policy.max_processes <= 1 {
         // The answer is here and the sandbox could start no process: nothing is left to
-        // wait for but its exit. Closing the claim pipe makes the zygote end it now if
-        // it has not ended by itself.
+        // wait for.
         return Ok(Exchange {
             sent,
             received,
@@ -236,7 +267,6 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
     let mut report = Vec::new();
     let _ = File::from(report_read).read_to_end(&mut report);
     let report = serde_json::from_slice::<Report>(&report).ok();
-    drop(claim_write);
     Ok(Exchange {
         sent,
         received,
@@ -259,9 +289,9 @@ mod tests {
         .expect("socketpair")
     }
 
-    /// Four pipe ends, as the zygote hands over.
-    fn four_ends() -> Vec<OwnedFd> {
-        (0..2)
+    /// Six pipe ends, as the zygote hands over.
+    fn six_ends() -> Vec<OwnedFd> {
+        (0..3)
             .flat_map(|_| {
                 let (read, write) = nix::unistd::pipe().expect("pipe");
                 [read, write]
@@ -284,7 +314,7 @@ mod tests {
     #[test]
     fn a_waiting_spare_is_taken_without_asking() {
         let (ours, zygote) = control_pair();
-        send_spare(&zygote, &four_ends());
+        send_spare(&zygote, &six_ends());
         assert!(matches!(receive_spare(&ours), Ok(Handed::Spare(_))));
         // Nothing was asked for.
         let mut byte = [0u8; 1];
@@ -317,7 +347,7 @@ mod tests {
     #[test]
     fn a_closed_control_socket_or_a_short_spare_is_an_error() {
         let (ours, zygote) = control_pair();
-        send_spare(&zygote, &four_ends()[..3]);
+        send_spare(&zygote, &six_ends()[..3]);
         assert_eq!(
             receive_spare(&ours).err().map(|e| e.kind()),
             Some(io::ErrorKind::InvalidData)

@@ -61,6 +61,23 @@ pub(crate) fn stat_fields(process: &str) -> Option<Vec<i64>> {
     )
 }
 
+/// Points stdout and stderr at `/dev/null`, so that the caller, which relays the call's
+/// output pipes, sees them end as soon as nothing else holds them: the sandbox does it
+/// as it answers (after flushing what it wrote), the supervisor once it has forked the
+/// sandbox. Should `/dev/null` not open, the pipes still end when the process does.
+pub(crate) fn release_output() {
+    use nix::fcntl::{OFlag, open};
+    let null = open(
+        "/dev/null",
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    );
+    if let Ok(null) = null {
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
 /// Says why the child stops, on stderr, and exits with `code`.
 pub(crate) fn fail(code: i32, message: &str) -> ! {
     let _ = writeln!(std::io::stderr(), "boxed: {message}");

@@ -168,11 +168,13 @@ fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
 }
 
 /// Writes the response frame, unless one was written already. The function's own output
-/// is flushed first, so it reaches the caller's stdout before the call returns.
+/// is flushed first, then its output pipes are released (what is written after the
+/// answer is discarded), so the caller has all of it when the answer arrives.
 fn respond(response: Response) {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     if let Some(mut pipe) = lock().take() {
+        super::release_output();
         let _ = wire::write_frame(&mut pipe, &response);
         // Descriptor 4 stays open, so its number is never reused for another file that
         // a late write (the allocation-failure handler's) could reach.

@@ -116,9 +116,10 @@ pub(crate) fn run(version: &OsStr) -> ! {
             Failure::Privileges(format!("fork of the sandbox failed: {error}")),
         ),
     };
-    // The sandbox owns the request and response pipes now.
+    // The sandbox owns the request, response and output pipes now.
     drop(request);
     drop(sys::take_descriptor(RESPONSE_FD));
+    super::release_output();
     let (ending, timed_out) = watch(sandbox, &lifeline, deadline);
     let cpu_seconds = super::children_cpu_seconds();
     let mut report = report;

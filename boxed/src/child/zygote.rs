@@ -40,7 +40,7 @@ use crate::sys;
 use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response};
 
 /// On the control socket, from the zygote: a spare, with the caller's ends of its claim,
-/// report, request and response pipes attached, in that order.
+/// report, request, response, stdout and stderr pipes attached, in that order.
 pub(crate) const SPARE: u8 = b'S';
 /// On the control socket, from the zygote: no spare could be made; the rest of the
 /// message is the [`Failure`] as JSON, which the call that takes it answers with.
@@ -76,7 +76,7 @@ struct Spare {
     /// The zygote's end of the call's report pipe.
     report: OwnedFd,
     /// The caller's ends, held until the spare is confined and handed over.
-    theirs: Option<[OwnedFd; 4]>,
+    theirs: Option<[OwnedFd; 6]>,
     state: State,
     /// Why it could not be confined, as it said.
     failure: Option<Failure>,
@@ -312,12 +312,20 @@ impl Spare {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
         let (response_read, response_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        // The spare's own stdout and stderr: the caller relays them.
+        let (stdout_read, stdout_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        let (stderr_read, stderr_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
         // Results of any size cross faster through a wide pipe (one fcntl).
         wire::widen_pipe(&response_write);
         match sys::fork_single_threaded().map_err(|e| failed("fork of a spare", e))? {
             ForkResult::Child => {
-                // Keep only its own three: no other spare's, no caller's end, no control.
+                // Keep only its own five: no other spare's, no caller's end, no control.
+                // Stdout and stderr first: their pipes may be numbered 3 to 5.
                 let placed = (|| {
+                    nix::unistd::dup2_stdout(&stdout_write)?;
+                    nix::unistd::dup2_stderr(&stderr_write)?;
                     let handoff = sys::move_above(handoff_theirs, 10)?;
                     let response = sys::move_above(response_write, 10)?;
                     let request = sys::move_above(request_read, 10)?;
@@ -340,6 +348,10 @@ impl Spare {
                     report_theirs,
                     request_write,
                     response_read,
+                    stdout_read,
+                    stdout_write,
+                    stderr_read,
+                    stderr_write,
                 ] {
                     std::mem::forget(fd);
                 }
@@ -355,6 +367,7 @@ impl Spare {
             }
             ForkResult::Parent { child } => {
                 drop((handoff_theirs, request_read, response_write));
+                drop((stdout_write, stderr_write));
                 let pidfd = sys::pidfd_open(child)
                     .map_err(|e| Failure::Privileges(format!("pidfd_open failed: {e}")))?;
                 Ok(Spare {
@@ -363,7 +376,14 @@ impl Spare {
                     handoff,
                     claim,
                     report,
-                    theirs: Some([claim_theirs, report_theirs, request_write, response_read]),
+                    theirs: Some([
+                        claim_theirs,
+                        report_theirs,
+                        request_write,
+                        response_read,
+                        stdout_read,
+                        stderr_read,
+                    ]),
                     state: State::Confining,
                     failure: None,
                 })
