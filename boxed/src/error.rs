@@ -38,6 +38,14 @@ pub enum ErrorKind {
     Spawn,
     /// The child could not drop or verify its privileges, so it ran nothing.
     Privileges,
+    /// Another step of the child's start-up failed (its descriptors, pipes, fork,
+    /// process group, or a zygote's hand-over of a spare), so it ran nothing. The
+    /// message names the step and the errno.
+    Startup,
+    /// The child could not apply a confinement layer the kernel supports (resource
+    /// limits, `oom_score_adj`, Landlock, the syscall filter), so it ran nothing. The
+    /// message names the step and the errno.
+    Confinement,
     /// The sandboxed function panicked.
     Panic,
     /// The child was killed by a signal.
@@ -162,6 +170,24 @@ pub(crate) enum Repr {
          ran nothing: {message}"
     )]
     Privileges { function: String, message: String },
+    #[error(
+        "boxed: the sandbox child for `{function}` could not start ({step}) and ran nothing: \
+         {message}"
+    )]
+    Startup {
+        function: String,
+        step: &'static str,
+        message: String,
+    },
+    #[error(
+        "boxed: the sandbox child for `{function}` could not confine itself ({step}) and ran \
+         nothing: {message}"
+    )]
+    Confinement {
+        function: String,
+        step: &'static str,
+        message: String,
+    },
     #[error("sandboxed function `{function}` panicked at {location}:\n{message}")]
     Panic {
         function: String,
@@ -279,6 +305,25 @@ impl Error {
         .into()
     }
 
+    /// A start-up `step` of the child of `function` failed, as `message` says.
+    pub(crate) fn startup(function: String, step: crate::wire::Step, message: String) -> Self {
+        let name = step.name();
+        if step.confines() {
+            Repr::Confinement {
+                function,
+                step: name,
+                message,
+            }
+        } else {
+            Repr::Startup {
+                function,
+                step: name,
+                message,
+            }
+        }
+        .into()
+    }
+
     pub(crate) fn setup(message: impl Into<String>, source: Option<io::Error>) -> Self {
         Repr::Setup {
             message: message.into(),
@@ -310,6 +355,8 @@ impl Error {
             Repr::CopyStale { .. } => ErrorKind::CopyStale,
             Repr::Spawn { .. } => ErrorKind::Spawn,
             Repr::Privileges { .. } => ErrorKind::Privileges,
+            Repr::Startup { .. } => ErrorKind::Startup,
+            Repr::Confinement { .. } => ErrorKind::Confinement,
             Repr::Panic { .. } => ErrorKind::Panic,
             Repr::Signal { .. } => ErrorKind::Signal,
             Repr::NoAnswer { .. } => ErrorKind::NoAnswer,
@@ -340,6 +387,8 @@ impl Error {
             | Repr::CopyStale { function, .. }
             | Repr::Spawn { function, .. }
             | Repr::Privileges { function, .. }
+            | Repr::Startup { function, .. }
+            | Repr::Confinement { function, .. }
             | Repr::Panic { function, .. }
             | Repr::Signal { function, .. }
             | Repr::NoAnswer { function, .. }
@@ -481,6 +530,46 @@ mod tests {
         assert_eq!(value["function"], "krate::f");
         assert_eq!(value["message"], error.to_string());
         assert_eq!(value["signal"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn start_up_failures_name_their_step_and_errno_and_are_not_privilege_failures() {
+        use crate::wire::{Failure, Step};
+        let errno = "EAGAIN: Resource temporarily unavailable";
+        for (step, kind) in [
+            (Step::Descriptors, ErrorKind::Startup),
+            (Step::Pipes, ErrorKind::Startup),
+            (Step::Fork, ErrorKind::Startup),
+            (Step::Process, ErrorKind::Startup),
+            (Step::Handover, ErrorKind::Startup),
+            (Step::OomScore, ErrorKind::Confinement),
+            (Step::Limits, ErrorKind::Confinement),
+            (Step::Landlock, ErrorKind::Confinement),
+            (Step::Seccomp, ErrorKind::Confinement),
+        ] {
+            let failure = Failure::startup(step, format!("the call failed: {errno}"));
+            // As the child sends it.
+            let json = serde_json::to_vec(&failure).unwrap();
+            let failure: Failure = serde_json::from_slice(&json).unwrap();
+            let error = crate::caller::from_failure("krate::f".into(), failure, 0);
+            assert_eq!(error.kind(), kind, "{step:?}: {error}");
+            let message = error.to_string();
+            assert!(message.contains(step.name()), "{message}");
+            assert!(message.contains(errno), "{message}");
+            assert!(!message.contains("privileges"), "{message}");
+            assert_eq!(error.function(), Some("krate::f"));
+        }
+        let dropped = crate::caller::from_failure(
+            "krate::f".into(),
+            Failure::Privileges("setresuid(nobody) failed: EPERM".into()),
+            0,
+        );
+        assert_eq!(dropped.kind(), ErrorKind::Privileges);
+        assert!(
+            dropped
+                .to_string()
+                .contains("drop or verify its privileges")
+        );
     }
 
     #[test]

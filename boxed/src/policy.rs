@@ -169,7 +169,7 @@ impl Policy {
 
     /// Grants reading (and executing) the tree at `path`, which must be absolute and
     /// exist: otherwise every call under this policy fails with
-    /// [`ErrorKind::Privileges`](crate::ErrorKind::Privileges), before anything runs.
+    /// [`ErrorKind::Confinement`](crate::ErrorKind::Confinement), before anything runs.
     pub fn read(mut self, path: impl Into<PathBuf>) -> Self {
         self.read.push(path.into());
         self

@@ -65,6 +65,8 @@ pub enum Failure {
     EncodeResponse(String),
     /// A privilege-drop step or its verification failed; nothing was run.
     Privileges(String),
+    /// Another step of the child's start-up failed; nothing was run.
+    Startup { step: Step, message: String },
     /// A confinement layer the policy requires is not available in this kernel.
     Unsupported(String),
     /// An allocation failed under the policy's memory limit.
@@ -88,7 +90,67 @@ impl std::fmt::Display for Failure {
             Failure::Privileges(message)
             | Failure::Unsupported(message)
             | Failure::Protocol(message) => f.write_str(message),
+            Failure::Startup { step, message } => write!(f, "{}: {message}", step.name()),
             Failure::MemoryLimit => write!(f, "an allocation failed under the memory limit"),
+        }
+    }
+}
+
+impl Failure {
+    /// `step` of the start-up failed, as `message` says (with the errno).
+    pub fn startup(step: Step, message: impl Into<String>) -> Failure {
+        Failure::Startup {
+            step,
+            message: message.into(),
+        }
+    }
+}
+
+/// A step of the child's start-up other than the privilege drop and its verification.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Step {
+    /// Closing the descriptors it inherited, or placing its own at their numbers.
+    Descriptors,
+    /// Making the pipes and sockets of a call or a spare.
+    Pipes,
+    /// Forking the sandbox or a spare, or opening its pidfd.
+    Fork,
+    /// Tying the sandbox to its supervisor: child subreaper, parent-death signal, a
+    /// session or process group of its own.
+    Process,
+    /// A zygote handing a confined spare over.
+    Handover,
+    /// Raising `oom_score_adj` to 1000, and checking it.
+    OomScore,
+    /// Setting the policy's resource limits.
+    Limits,
+    /// Applying the Landlock rules.
+    Landlock,
+    /// Installing the syscall filter.
+    Seccomp,
+}
+
+impl Step {
+    /// Whether the step confines the sandbox, rather than starting its process.
+    pub fn confines(self) -> bool {
+        matches!(
+            self,
+            Step::OomScore | Step::Limits | Step::Landlock | Step::Seccomp
+        )
+    }
+
+    /// What the step is called in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Descriptors => "descriptors",
+            Step::Pipes => "pipes",
+            Step::Fork => "fork",
+            Step::Process => "process setup",
+            Step::Handover => "zygote hand-over",
+            Step::OomScore => "oom_score_adj",
+            Step::Limits => "resource limits",
+            Step::Landlock => "Landlock",
+            Step::Seccomp => "syscall filter",
         }
     }
 }

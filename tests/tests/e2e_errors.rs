@@ -1,7 +1,8 @@
 //! What a failed call gives its caller, end to end, one-shot and through a zygote: a
 //! function that does not return `Result` panics at the line that called it (the stub is
-//! `#[track_caller]`), never at the attribute; and a `boxed::Error` crosses a sandbox
-//! boundary intact, inside a user's error type or on its own, in either direction.
+//! `#[track_caller]`), never at the attribute; a `boxed::Error` crosses a sandbox
+//! boundary intact, inside a user's error type or on its own, in either direction; and a
+//! start-up step other than the privilege drop that fails is reported as that step.
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
@@ -210,4 +211,39 @@ fn errors_cross_a_sandbox_intact() {
 #[test]
 fn errors_cross_a_zygote_sandbox_intact() {
     errors_cross_a_sandbox_boundary_intact(&Policy::new().zygote(true));
+}
+
+#[sandboxed]
+fn ran() -> bool {
+    true
+}
+
+/// A grant that cannot be made fails the Landlock step, before the function runs: a
+/// confinement failure that names the step, the path and the errno, not a privilege
+/// failure. The same policy with a grant that exists runs (the control).
+fn a_failed_grant_is_a_confinement_failure(policy: Policy) {
+    let work = e2e().work;
+    let missing = work.join("no-such-tree");
+    let error = policy
+        .clone()
+        .read(&missing)
+        .run(|| boxed::try_call(ran))
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Confinement, "{error}");
+    let message = error.to_string();
+    for says in ["(Landlock)", "no-such-tree", "No such file or directory"] {
+        assert!(message.contains(says), "{says:?} in {message}");
+    }
+    assert!(!message.contains("privileges"), "{message}");
+    assert!(policy.read(&work).run(ran));
+}
+
+#[test]
+fn a_grant_that_cannot_be_made_is_a_confinement_failure() {
+    a_failed_grant_is_a_confinement_failure(Policy::new());
+}
+
+#[test]
+fn a_grant_that_cannot_be_made_through_a_zygote_is_a_confinement_failure() {
+    a_failed_grant_is_a_confinement_failure(Policy::new().zygote(true));
 }

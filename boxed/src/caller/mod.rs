@@ -286,6 +286,7 @@ pub(crate) fn from_failure(function: String, failure: Failure, policy_memory: u6
         Failure::DecodeRequest(message) => Repr::DecodeRequest { function, message },
         Failure::EncodeResponse(message) => Repr::EncodeResponse { function, message },
         Failure::Privileges(message) => Repr::Privileges { function, message },
+        Failure::Startup { step, message } => return Error::startup(function, step, message),
         Failure::Unsupported(message) => Repr::Unsupported { function, message },
         Failure::MemoryLimit => Repr::Limit {
             function,

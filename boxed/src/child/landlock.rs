@@ -17,7 +17,7 @@ use landlock::{
 };
 
 use crate::policy::{Enforcement, Policy};
-use crate::wire::Failure;
+use crate::wire::{Failure, Step};
 
 /// The ABI whose features the sandbox uses: file system, TCP and scoping rules.
 const TARGET: ABI = ABI::V6;
@@ -28,7 +28,7 @@ const BASE_WRITE: &[&str] = &["/dev/null"];
 
 pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
     let confinement = |what: &str, error: landlock::RulesetError| {
-        Failure::Privileges(format!("Landlock: {what} failed: {error}"))
+        Failure::startup(Step::Landlock, format!("{what} failed: {error}"))
     };
     let level = match policy.landlock {
         Enforcement::Require => CompatLevel::HardRequirement,
@@ -41,7 +41,7 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
                  {error}; choose `landlock = \"best_effort\"` to run without what it lacks"
             ))
         } else {
-            Failure::Privileges(format!("Landlock: {error}"))
+            Failure::startup(Step::Landlock, error.to_string())
         }
     };
     let mut ruleset = Ruleset::default()
@@ -66,19 +66,25 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
         .chain(policy.write.iter().map(|path| (path.clone(), write, false)));
     for (path, access, optional) in grants {
         if !path.is_absolute() {
-            return Err(Failure::Privileges(format!(
-                "the policy grants {}, which is not an absolute path",
-                path.display()
-            )));
+            return Err(Failure::startup(
+                Step::Landlock,
+                format!(
+                    "the policy grants {}, which is not an absolute path",
+                    path.display()
+                ),
+            ));
         }
         let fd = match PathFd::new(&path) {
             Ok(fd) => fd,
             Err(_) if optional => continue,
             Err(error) => {
-                return Err(Failure::Privileges(format!(
-                    "the policy grants {}, which cannot be opened: {error}",
-                    path.display()
-                )));
+                return Err(Failure::startup(
+                    Step::Landlock,
+                    format!(
+                        "the policy grants {}, which cannot be opened: {error}",
+                        path.display()
+                    ),
+                ));
             }
         };
         // A file takes only the rights that apply to files.

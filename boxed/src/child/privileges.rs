@@ -174,21 +174,22 @@ pub(crate) enum Grouping {
     NewGroup,
 }
 
-/// Drops the sandbox, a child of the supervisor: every uid to nobody's, dies with the
-/// supervisor, new session or group, then verifies the complete state before anything
-/// else runs.
-pub(crate) fn drop_sandbox(
-    identity: Identity,
-    caller: Uid,
-    supervisor: Pid,
-    grouping: Grouping,
-) -> Step {
+/// Drops the sandbox, a child of the supervisor: every uid to nobody's, then verifies
+/// the complete state before anything else runs.
+pub(crate) fn drop_sandbox(identity: Identity, caller: Uid) -> Step {
     step(
         "setresuid(nobody)",
         unistd::setresuid(identity.uid, identity.uid, identity.uid),
     )?;
     clear_capabilities()?;
     common_restrictions()?;
+    verify_sandbox(identity, caller)
+}
+
+/// Right after [`drop_sandbox`]: makes the sandbox die with its supervisor, and puts it
+/// in a session or process group of its own. Not part of the drop, so its failures are
+/// not privilege failures.
+pub(crate) fn tie_to_supervisor(supervisor: Pid, grouping: Grouping) -> Step {
     // Set after the uid change, which resets it; then make sure the supervisor did not
     // die before it was set.
     step("PR_SET_PDEATHSIG", prctl::set_pdeathsig(Signal::SIGKILL))?;
@@ -202,7 +203,7 @@ pub(crate) fn drop_sandbox(
             unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0)),
         )?,
     }
-    verify_sandbox(identity, caller)
+    Ok(())
 }
 
 /// For a copy started directly: all the way down to nobody, in one process.

@@ -17,7 +17,7 @@ use crate::__private::ServeError;
 use crate::Policy;
 use crate::registry;
 use crate::sys;
-use crate::wire::{self, Failure, MARKER_VAR, RESPONSE_FD, Response};
+use crate::wire::{self, Failure, MARKER_VAR, RESPONSE_FD, Response, Step};
 
 /// The response pipe; taken by the first frame written, so there is only ever one.
 static RESPONSE: Mutex<Option<std::fs::File>> = Mutex::new(None);
@@ -146,9 +146,10 @@ fn confine(
         Filter::Whole => Grouping::NewSession,
         Filter::OnTopOfZygote => Grouping::NewGroup,
     };
-    privileges::drop_sandbox(identity, caller, supervisor, grouping)
-        .map_err(Failure::Privileges)?;
-    limits::apply(policy).map_err(Failure::Privileges)?;
+    privileges::drop_sandbox(identity, caller).map_err(Failure::Privileges)?;
+    privileges::tie_to_supervisor(supervisor, grouping)
+        .map_err(|message| Failure::startup(Step::Process, message))?;
+    limits::apply(policy).map_err(|message| Failure::startup(Step::Limits, message))?;
     landlock::apply(policy)?;
     if policy.memory.is_some() {
         sys::report_allocation_failures();
@@ -158,7 +159,7 @@ fn confine(
         Filter::Whole => seccomp::program(policy, pid),
         Filter::OnTopOfZygote => seccomp::spare_program(policy, pid),
     };
-    seccomp::install(&program).map_err(Failure::Privileges)
+    seccomp::install(&program).map_err(|message| Failure::startup(Step::Seccomp, message))
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {

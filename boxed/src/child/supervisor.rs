@@ -32,7 +32,7 @@ use super::{DROP_FAILED, REFUSED, fail, privileges, serve};
 use crate::sys;
 use crate::wire::{
     self, Ending, Failure, LIFELINE_FD, PROTOCOL, REPORT_FD, REQUEST_FD, RESPONSE_FD, Report,
-    Response,
+    Response, Step,
 };
 
 /// Exit code of a supervisor that could not learn how the sandbox ended.
@@ -40,9 +40,13 @@ const CANCELLED: i32 = 124;
 
 pub(crate) fn run(version: &OsStr) -> ! {
     if let Err(error) = sys::close_descriptors_from(REPORT_FD + 1) {
-        fail(
+        let _ = privileges::drop_completely();
+        answer_and_exit(
             DROP_FAILED,
-            &format!("closing inherited descriptors failed: {error}"),
+            Failure::startup(
+                Step::Descriptors,
+                format!("closing inherited descriptors failed: {error}"),
+            ),
         );
     }
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
@@ -89,7 +93,10 @@ pub(crate) fn run(version: &OsStr) -> ! {
     if let Err(error) = prctl::set_child_subreaper(true) {
         answer_and_exit(
             DROP_FAILED,
-            Failure::Privileges(format!("PR_SET_CHILD_SUBREAPER failed: {error}")),
+            Failure::startup(
+                Step::Process,
+                format!("PR_SET_CHILD_SUBREAPER failed: {error}"),
+            ),
         );
     }
     // A caller that is gone must not kill the supervisor before it has ended the sandbox.
@@ -113,7 +120,7 @@ pub(crate) fn run(version: &OsStr) -> ! {
         Ok(ForkResult::Parent { child }) => child,
         Err(error) => answer_and_exit(
             DROP_FAILED,
-            Failure::Privileges(format!("fork of the sandbox failed: {error}")),
+            Failure::startup(Step::Fork, format!("fork of the sandbox failed: {error}")),
         ),
     };
     // The sandbox owns the request, response and output pipes now.
@@ -269,10 +276,7 @@ fn closed(pipe: &fs::File) -> bool {
 
 /// Answers the caller with a failure frame, says it on stderr too, and exits.
 fn answer_and_exit(code: i32, failure: Failure) -> ! {
-    let message = match &failure {
-        Failure::Privileges(message) | Failure::Protocol(message) => message.clone(),
-        other => format!("{other:?}"),
-    };
+    let message = failure.to_string();
     let mut response = sys::take_descriptor(RESPONSE_FD);
     let _ = wire::write_frame(&mut response, &Response::Failure(failure));
     fail(code, &message)

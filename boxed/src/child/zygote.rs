@@ -37,7 +37,7 @@ use super::privileges::Identity;
 use super::{DROP_FAILED, seccomp, serve};
 use crate::Policy;
 use crate::sys;
-use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response};
+use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response, Step};
 
 /// On the control socket, from the zygote: a spare, with the caller's ends of its claim,
 /// report, request, response, stdout and stderr pipes attached, in that order.
@@ -105,13 +105,16 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     // the syscall filter goes on the zygote itself, once: every spare inherits it, and
     // adds only the few rules the zygote must be free of.
     let filtered = nix::unistd::setsid()
-        .map_err(|e| format!("setsid failed: {e}"))
+        .map_err(|e| Failure::startup(Step::Process, format!("setsid failed: {e}")))
         .and_then(|_| {
-            nix::sys::prctl::set_no_new_privs()
-                .map_err(|e| format!("PR_SET_NO_NEW_PRIVS failed: {e}"))
+            nix::sys::prctl::set_no_new_privs().map_err(|e| {
+                Failure::startup(Step::Seccomp, format!("PR_SET_NO_NEW_PRIVS failed: {e}"))
+            })
         })
-        .and_then(|()| seccomp::install(&seccomp::zygote_program(&policy)))
-        .map_err(Failure::Privileges);
+        .and_then(|()| {
+            seccomp::install(&seccomp::zygote_program(&policy))
+                .map_err(|message| Failure::startup(Step::Seccomp, message))
+        });
     // The first spare shows whether this policy can be enforced at all; the caller waits
     // for that answer before it takes any spare.
     let mut response = sys::take_descriptor(RESPONSE_FD);
@@ -295,31 +298,28 @@ impl Spare {
         zygote: Pid,
         policy: &Policy,
     ) -> Result<Spare, Failure> {
-        let failed =
-            |what: &str, error: Errno| Failure::Privileges(format!("{what} failed: {error}"));
+        let failed = |step: Step, what: &str, error: Errno| {
+            Failure::startup(step, format!("{what} failed: {error}"))
+        };
+        let pipe =
+            || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed(Step::Pipes, "pipe2", e));
         let (handoff, handoff_theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
             None,
             SockFlag::SOCK_CLOEXEC,
         )
-        .map_err(|e| failed("socketpair", e))?;
-        let (claim, claim_theirs) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
-        let (report_theirs, report) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
-        let (request_read, request_write) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
-        let (response_read, response_write) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        .map_err(|e| failed(Step::Pipes, "socketpair", e))?;
+        let (claim, claim_theirs) = pipe()?;
+        let (report_theirs, report) = pipe()?;
+        let (request_read, request_write) = pipe()?;
+        let (response_read, response_write) = pipe()?;
         // The spare's own stdout and stderr: the caller relays them.
-        let (stdout_read, stdout_write) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
-        let (stderr_read, stderr_write) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed("pipe2", e))?;
+        let (stdout_read, stdout_write) = pipe()?;
+        let (stderr_read, stderr_write) = pipe()?;
         // Results of any size cross faster through a wide pipe (one fcntl).
         wire::widen_pipe(&response_write);
-        match sys::fork_single_threaded().map_err(|e| failed("fork of a spare", e))? {
+        match sys::fork_single_threaded().map_err(|e| failed(Step::Fork, "fork of a spare", e))? {
             ForkResult::Child => {
                 // Keep only its own five: no other spare's, no caller's end, no control.
                 // Stdout and stderr first: their pipes may be numbered 3 to 5.
@@ -368,8 +368,9 @@ impl Spare {
             ForkResult::Parent { child } => {
                 drop((handoff_theirs, request_read, response_write));
                 drop((stdout_write, stderr_write));
-                let pidfd = sys::pidfd_open(child)
-                    .map_err(|e| Failure::Privileges(format!("pidfd_open failed: {e}")))?;
+                let pidfd = sys::pidfd_open(child).map_err(|e| {
+                    Failure::startup(Step::Fork, format!("pidfd_open of a spare failed: {e}"))
+                })?;
                 Ok(Spare {
                     pid: child,
                     pidfd,
@@ -425,9 +426,9 @@ impl Spare {
     }
 
     fn failure(&self) -> Failure {
-        self.failure
-            .clone()
-            .unwrap_or_else(|| Failure::Privileges("a spare died before it was confined".into()))
+        self.failure.clone().unwrap_or_else(|| {
+            Failure::startup(Step::Handover, "a spare died before it was confined")
+        })
     }
 
     /// Gives the caller its ends of this confined spare.
