@@ -11,6 +11,7 @@ pub(crate) mod privileges;
 pub(crate) mod seccomp;
 pub(crate) mod serve;
 pub(crate) mod supervisor;
+pub(crate) mod syscall_table;
 pub(crate) mod zygote;
 
 use std::io::Write;
