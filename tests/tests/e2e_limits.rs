@@ -355,7 +355,10 @@ fn fork_bomb(dir: &Path) -> u32 {
     // Readable by the caller, despite the sandbox's umask.
     let path = dir.join("bomb");
     fs::write(&path, format!("{}\n", std::process::id())).expect("writing the pid");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    // Through the descriptor (fchmod): a mode change by path is refused.
+    fs::File::open(&path)
+        .and_then(|file| file.set_permissions(fs::Permissions::from_mode(0o644)))
+        .expect("fchmod");
     loop {
         // SAFETY: every process of the bomb runs one thread and only forks.
         let _ = unsafe { libc::fork() };
