@@ -1,8 +1,9 @@
 //! File-system confinement and scoping with Landlock.
 //!
-//! By default the sandbox may read nothing but its own `/proc/self` and `/dev/null`,
-//! `/dev/zero`, `/dev/urandom`, and write nothing but `/dev/null`; the policy's `read`
-//! and `write` trees are added to that. Without network access, TCP bind and connect
+//! By default the sandbox may read nothing but a few entries of its own `/proc/self`
+//! (see [`PROC_SELF_FILES`] and [`PROC_SELF_LISTS`]) and `/dev/null`, `/dev/zero`,
+//! `/dev/urandom`, and write nothing but `/dev/null`; the policy's `read` and `write`
+//! trees are added to that. Without network access, TCP bind and connect
 //! are handled (and so denied) too. The sandbox is scoped: it cannot connect to an
 //! abstract unix socket created outside it, nor signal a process outside it (another
 //! sandbox included).
@@ -23,8 +24,22 @@ use crate::wire::{Failure, Step};
 const TARGET: ABI = ABI::V6;
 
 /// What the runtime itself grants: read-only, then read-write.
-const BASE_READ: &[&str] = &["/proc/self", "/dev/zero", "/dev/urandom"];
+const BASE_READ: &[&str] = &["/dev/zero", "/dev/urandom"];
 const BASE_WRITE: &[&str] = &["/dev/null"];
+
+/// The files of its own `/proc/self` the sandbox may read: its own state, limits and
+/// memory use. Neither the runtime nor the standard library needs more once the
+/// sandbox is confined (`available_parallelism` reads `cgroup` and `mountinfo`, and
+/// without them counts the CPUs it may run on; `current_exe` reads the `exe` link,
+/// which Landlock does not judge; the stack guard's and a backtrace's reads of `maps`
+/// happen in `main`'s start-up, which a sandbox never runs, or with `RUST_BACKTRACE`,
+/// which its environment lacks). Everything else of `/proc/self` (`net`, `mountinfo`,
+/// `mounts`, `cgroup`, `maps`, `environ`, `root`, the files of `task/*`, ...) is refused.
+pub(crate) const PROC_SELF_FILES: &[&str] = &["stat", "statm", "status", "limits", "oom_score_adj"];
+
+/// The directories of its own `/proc/self` it may list, and nothing more: its
+/// descriptors and its threads. Listing needs no right to read the files inside.
+pub(crate) const PROC_SELF_LISTS: &[&str] = &["fd", "task"];
 
 pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
     let confinement = |what: &str, error: landlock::RulesetError| {
@@ -58,9 +73,22 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
     let mut created = ruleset.create().map_err(unsupported)?;
     let read = AccessFs::from_read(TARGET);
     let write = AccessFs::from_all(TARGET);
+    // Each opened through /proc/self, so the rule is on this process's own entry (a
+    // zygote's spare makes its rules itself, after its fork).
+    let proc_self = |name: &str| std::path::PathBuf::from("/proc/self").join(name);
     let grants = BASE_READ
         .iter()
         .map(|path| (std::path::PathBuf::from(path), read, true))
+        .chain(
+            PROC_SELF_FILES
+                .iter()
+                .map(|name| (proc_self(name), AccessFs::ReadFile.into(), true)),
+        )
+        .chain(
+            PROC_SELF_LISTS
+                .iter()
+                .map(|name| (proc_self(name), AccessFs::ReadDir.into(), true)),
+        )
         .chain(BASE_WRITE.iter().map(|path| (path.into(), write, true)))
         .chain(policy.read.iter().map(|path| (path.clone(), read, false)))
         .chain(policy.write.iter().map(|path| (path.clone(), write, false)));
