@@ -37,6 +37,16 @@ pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((high(ours)?, high(theirs)?))
 }
 
+/// `fd`, moved to 3 or above if it took the number of a standard descriptor: a program
+/// that closed those gets their numbers back as its next new descriptors, and the relay
+/// writes to 1 and 2 whatever they are.
+pub(crate) fn above_standard(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    Ok(fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(3)).map(crate::sys::owned)?)
+}
+
 fn high(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() >= 10 {
         return Ok(fd);
@@ -98,7 +108,7 @@ impl Child {
         let pid = posix_spawn(program.as_c_str(), &actions, &attributes, &argv, &env)?;
         // Without pidfds (kernels before 5.3), or if the child is already gone and
         // reaped by someone else, the pid is all there is.
-        let pidfd = crate::sys::pidfd_open(pid).ok();
+        let pidfd = crate::sys::pidfd_open(pid).and_then(above_standard).ok();
         Ok(Child {
             pid,
             pidfd,

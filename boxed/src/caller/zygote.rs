@@ -177,7 +177,8 @@ fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
             })
             .flatten()
             .map(crate::sys::owned)
-            .collect();
+            .map(spawn::above_standard)
+            .collect::<io::Result<_>>()?;
         let length = received.bytes;
         return match (message.first(), length) {
             (_, 0) => Err(io::Error::new(
