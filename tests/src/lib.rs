@@ -219,3 +219,46 @@ pub fn open_directory(parent: &std::path::Path, name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.display()));
     dir
 }
+
+/// The variable that tells a test binary started by [`in_fresh_process`] which test it
+/// is there to run.
+const SCENARIO_VAR: &str = "BOXED_E2E_SCENARIO";
+
+/// Runs `scenario`, the body of the test `test` (its full name, as `--exact` takes it), in
+/// a fresh process of this test binary: the test starts the binary again, running only
+/// itself, and fails unless that process ran exactly that one test and it passed. In the
+/// fresh process, `scenario` runs. For states that would disturb the other tests of the
+/// process (signal dispositions, closed or replaced standard descriptors, limits, forks).
+pub fn in_fresh_process(test: &str, scenario: impl FnOnce()) {
+    if std::env::var(SCENARIO_VAR).as_deref() == Ok(test) {
+        return scenario();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO_VAR, test)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("starting {} again: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Exactly one test ran, and passed: the filter matched it, and nothing else.
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed; 0 failed"),
+        "{test} in a fresh process: {}\n--- its stdout:\n{stdout}\n--- its stderr:\n{stderr}",
+        output.status
+    );
+}
+
+/// Re-raises a panic caught while the standard descriptors were elsewhere (its message
+/// went there, where the test harness cannot see it), with its message.
+pub fn resume_with_message(result: std::thread::Result<()>) {
+    if let Err(panic) = result {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        panic!("{message}");
+    }
+}
