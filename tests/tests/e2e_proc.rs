@@ -1,8 +1,12 @@
-//! What a sandbox sees of `/proc`, end to end, one-shot and through a zygote: a few
-//! entries of its own `/proc/self` (its state, limits and memory use) to read, its
-//! descriptors and threads to list; everything else there is refused, `net` (the host's
-//! sockets: the caller's listeners, unix socket paths) and `mountinfo` first. The caller
-//! reads the same entries of its own (the control).
+//! What a sandbox sees of `/proc` and where the OOM killer looks first, end to end,
+//! one-shot and through a zygote.
+//!
+//! - `/proc`: a sandbox may read a few entries of its own `/proc/self` (its state, limits
+//!   and memory use) and list its descriptors and threads; everything else there is
+//!   refused, `net` (the host's sockets: the caller's listeners, unix socket paths) and
+//!   `mountinfo` first. The caller reads the same entries of its own (the control).
+//! - The OOM killer: every sandbox runs with `oom_score_adj` 1000, the caller with its
+//!   own value (the control), and the sandbox cannot lower its value again.
 
 use std::fs;
 
@@ -181,4 +185,53 @@ fn a_sandbox_reads_only_its_own_state_in_proc() {
 #[test]
 fn a_zygote_sandbox_reads_only_its_own_state_in_proc() {
     only_its_own_state_is_readable(&Policy::new().zygote(true));
+}
+
+/// The sandbox's `oom_score_adj`, what writing 0 to it gave, and its parent's pid.
+#[sandboxed]
+fn oom_score() -> (Result<String, String>, Result<(), String>, i32) {
+    let value = errno_name(fs::read_to_string("/proc/self/oom_score_adj"));
+    let lowered = errno_name(fs::write("/proc/self/oom_score_adj", "0"));
+    (
+        value.map(|v| v.trim().to_string()),
+        lowered,
+        nix::unistd::getppid().as_raw(),
+    )
+}
+
+/// The caller's own value, and that writing it back works for the caller.
+fn callers_oom_score() -> String {
+    let own = fs::read_to_string("/proc/self/oom_score_adj").expect("the caller's oom_score_adj");
+    let own = own.trim().to_string();
+    assert_ne!(
+        own, "1000",
+        "the caller already has oom_score_adj 1000, so this test cannot tell a raised \
+         sandbox from an inherited value; run it from a process with a lower value"
+    );
+    fs::write("/proc/self/oom_score_adj", &own).expect("the caller writing its own value back");
+    own
+}
+
+#[test]
+fn a_sandbox_is_the_oom_killers_first_choice() {
+    e2e();
+    let own = callers_oom_score();
+    let (value, lowered, _) = oom_score();
+    assert_eq!(value, Ok("1000".to_string()), "the caller's is {own}");
+    assert_eq!(lowered, Err("EACCES".to_string()));
+    assert_eq!(callers_oom_score(), own, "the caller's value is unchanged");
+}
+
+#[test]
+fn a_zygote_and_its_sandboxes_are_the_oom_killers_first_choice() {
+    e2e();
+    let own = callers_oom_score();
+    let (value, lowered, zygote) = Policy::new().zygote(true).run(oom_score);
+    assert_eq!(value, Ok("1000".to_string()), "the caller's is {own}");
+    assert_eq!(lowered, Err("EACCES".to_string()));
+    // The zygote itself (and so every spare it forks) runs at 1000 too.
+    let zygotes = fs::read_to_string(format!("/proc/{zygote}/oom_score_adj"))
+        .unwrap_or_else(|e| panic!("the zygote {zygote}'s oom_score_adj: {e}"));
+    assert_eq!(zygotes.trim(), "1000");
+    assert_eq!(callers_oom_score(), own, "the caller's value is unchanged");
 }

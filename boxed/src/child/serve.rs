@@ -149,6 +149,8 @@ fn confine(
     privileges::drop_sandbox(identity, caller).map_err(Failure::Privileges)?;
     privileges::tie_to_supervisor(supervisor, grouping)
         .map_err(|message| Failure::startup(Step::Process, message))?;
+    // Raised by the supervisor (or zygote) before its drop, inherited; checked here.
+    limits::check_oom_score().map_err(|message| Failure::startup(Step::OomScore, message))?;
     limits::apply(policy).map_err(|message| Failure::startup(Step::Limits, message))?;
     landlock::apply(policy)?;
     if policy.memory.is_some() {

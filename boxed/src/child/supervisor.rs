@@ -70,6 +70,11 @@ pub(crate) fn run(version: &OsStr) -> ! {
             )),
         );
     }
+    // Before the drop: afterwards the entry to write belongs to root.
+    if let Err(message) = super::limits::raise_oom_score() {
+        let _ = privileges::drop_completely();
+        answer_and_exit(DROP_FAILED, Failure::startup(Step::OomScore, message));
+    }
     // The policy decides the sandbox's identity, so it is read before the drop. Only
     // this runtime's bounded JSON parser runs while the process is still privileged.
     let caller = unistd::getuid();
