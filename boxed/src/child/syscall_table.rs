@@ -78,7 +78,7 @@ use Rule::*;
 /// One row: the number, the name, the class, the reason.
 pub(crate) type Row = (u32, &'static str, Class, &'static str);
 
-/// The table, by number. Numbers 335 to 423 were never assigned on x86_64 (the common
+/// The table, by number. Numbers 337 to 423 were never assigned on x86_64 (the common
 /// table of every architecture starts at 424): [`class_of`] answers `ENOSYS` for them.
 #[rustfmt::skip]
 pub(crate) const TABLE: &[Row] = &[
@@ -417,6 +417,8 @@ pub(crate) const TABLE: &[Row] = &[
     (libc::SYS_statx as u32, "statx", Allow, "metadata reads: Landlock cannot govern them (see the security model)"),
     (333, "io_pgetevents", Deny, "not needed: kernel AIO, a large attack surface"),
     (libc::SYS_rseq as u32, "rseq", Allow, "thread bookkeeping of glibc"),
+    (335, "uretprobe", NoSys, "called only by the kernel's uprobe trampolines; anywhere else the kernel kills the caller"),
+    (336, "uprobe", NoSys, "called only by the kernel's uprobe trampolines; anywhere else the kernel kills the caller"),
     (libc::SYS_pidfd_send_signal as u32, "pidfd_send_signal", Deny, "pidfds reach other processes"),
     (libc::SYS_io_uring_setup as u32, "io_uring_setup", Deny, "io_uring runs calls this filter never sees"),
     (libc::SYS_io_uring_enter as u32, "io_uring_enter", Deny, "io_uring runs calls this filter never sees"),
@@ -459,7 +461,7 @@ pub(crate) const TABLE: &[Row] = &[
 ];
 
 /// The never-assigned numbers between the x86_64-only table and the common one.
-const UNASSIGNED: std::ops::RangeInclusive<u32> = 335..=423;
+const UNASSIGNED: std::ops::RangeInclusive<u32> = 337..=423;
 
 /// What the filter does with syscall `nr` (at most [`LAST_REVIEWED`]).
 pub(crate) fn class_of(nr: u32) -> Class {
