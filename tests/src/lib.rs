@@ -262,3 +262,31 @@ pub fn resume_with_message(result: std::thread::Result<()>) {
         panic!("{message}");
     }
 }
+
+/// A raw system call's outcome: its return value, or the name of its errno (`"EPERM"`).
+pub type Outcome = Result<i64, String>;
+
+/// The [`Outcome`] of a raw system call's return value, read right after the call
+/// (`-1` means failure, with the reason in `errno`).
+pub fn outcome(result: libc::c_long) -> Outcome {
+    if result == -1 {
+        let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        Err(format!("{:?}", nix::errno::Errno::from_raw(code)))
+    } else {
+        Ok(result)
+    }
+}
+
+/// System call `nr` with six arguments, each passed as a whole register: a smaller
+/// integer passed to the variadic `libc::syscall` may leave garbage in the upper half,
+/// which the kernel reads for its `long` arguments.
+///
+/// # Safety
+///
+/// As for the system call itself: pointers among `args` must point to live memory of the
+/// type and size the call reads or writes there.
+pub unsafe fn syscall6(nr: libc::c_long, args: [libc::c_long; 6]) -> libc::c_long {
+    let [a, b, c, d, e, f] = args;
+    // SAFETY: passed on from this function's caller.
+    unsafe { libc::syscall(nr, a, b, c, d, e, f) }
+}
