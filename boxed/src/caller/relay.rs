@@ -31,12 +31,12 @@ const CHUNK: usize = 64 << 10;
 /// The caller's read ends of a sandbox's stdout and stderr, and what they are relayed to.
 pub(crate) struct Relay {
     /// Stdout, then stderr; `None` once the stream has ended.
-    streams: [Option<Stream>; 2],
+    streams: [Option<Output>; 2],
     /// Allocated when the sandbox first writes something.
     buffer: Vec<u8>,
 }
 
-struct Stream {
+struct Output {
     pipe: File,
     /// Whether it goes to the caller's stderr (descriptor 2) rather than its stdout (1).
     to_stderr: bool,
@@ -56,7 +56,7 @@ impl Relay {
     /// Relays `stdout` to the caller's descriptor 1 and `stderr` to its descriptor 2.
     pub(crate) fn new(stdout: OwnedFd, stderr: OwnedFd) -> Relay {
         let stream = |pipe: OwnedFd, to_stderr| {
-            Some(Stream {
+            Some(Output {
                 pipe: File::from(pipe),
                 to_stderr,
                 broken: false,
@@ -149,20 +149,41 @@ impl Relay {
                 Err(error) => return Err(error.into()),
             }
         }
-        let ready = |slot: Option<usize>| {
-            slot.is_some_and(|i| fds[i].revents().is_some_and(|events| !events.is_empty()))
+        let events = |slot: Option<usize>| {
+            slot.and_then(|i| fds[i].revents())
+                .unwrap_or(PollFlags::empty())
+        };
+        let stream = |slot| {
+            let events = events(slot);
+            if events.contains(PollFlags::POLLIN) {
+                Stream::Data
+            } else if events.is_empty() {
+                Stream::Quiet
+            } else {
+                // Ended (POLLHUP) with nothing left to read: no buffer is needed for it.
+                Stream::Ended
+            }
         };
         Ok(Ready {
-            response: ready(slots[0]),
-            stop: ready(slots[1]),
-            streams: [ready(slots[2]), ready(slots[3])],
+            response: !events(slots[0]).is_empty(),
+            stop: !events(slots[1]).is_empty(),
+            streams: [stream(slots[2]), stream(slots[3])],
         })
     }
 
-    /// Moves one chunk of each ready stream to the caller's descriptor.
-    fn relay(&mut self, ready: [bool; 2]) {
+    /// Moves one chunk of each stream that has data to the caller's descriptor, and
+    /// forgets each that ended.
+    fn relay(&mut self, ready: [Stream; 2]) {
         for (slot, ready) in self.streams.iter_mut().zip(ready) {
-            let Some(stream) = slot.as_mut().filter(|_| ready) else {
+            match ready {
+                Stream::Quiet => continue,
+                Stream::Ended => {
+                    *slot = None;
+                    continue;
+                }
+                Stream::Data => {}
+            }
+            let Some(stream) = slot.as_mut() else {
                 continue;
             };
             if self.buffer.is_empty() {
@@ -192,7 +213,18 @@ impl Relay {
 struct Ready {
     response: bool,
     stop: bool,
-    streams: [bool; 2],
+    streams: [Stream; 2],
+}
+
+/// What `poll` said of an output pipe.
+#[derive(Clone, Copy)]
+enum Stream {
+    /// Nothing yet.
+    Quiet,
+    /// Something to read (perhaps also its end, after it).
+    Data,
+    /// Its end, and nothing before it.
+    Ended,
 }
 
 /// Writes all of `bytes` to the caller's descriptor `target`, waiting while it is full

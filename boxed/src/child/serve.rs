@@ -92,6 +92,7 @@ fn rehearse() {
 /// the request is done before it is read: a zygote's spare does it before its call.
 fn serve_request(mut request_pipe: std::fs::File) -> ! {
     sys::remove_env(MARKER_VAR);
+    super::open_null();
     // As before any Rust program's `main`: a write to a closed pipe is an error, not death.
     sys::ignore_sigpipe();
     report_panics_of(thread::current().id());
