@@ -28,6 +28,12 @@ pub enum Enforcement {
 /// file system access, the syscall filter, no core dumps, at most 64 open files and no
 /// child process; no memory, CPU-time or wall-clock limit.
 ///
+/// The resource limits (`cpu_time`, `memory`, `max_open_files`, `max_file_size`,
+/// `max_processes` above 1) are ceilings: the sandbox gets the lower of the policy's
+/// value and the hard limit the calling process already has, since an unprivileged
+/// process can lower a hard limit but never raise it. A caller started with a hard
+/// `RLIMIT_NOFILE` of 24 gets sandboxes with 24, not an error.
+///
 /// `#[sandboxed(...)]` sets a function's policy at compile time. A call site can run any
 /// sandboxed function under another policy, which replaces the attribute's entirely:
 ///
@@ -113,7 +119,8 @@ impl Policy {
         self
     }
 
-    /// Highest number of open descriptors (`RLIMIT_NOFILE`); default 64.
+    /// Highest number of open descriptors (`RLIMIT_NOFILE`); default 64, or the caller's
+    /// own hard limit if that is lower.
     pub fn max_open_files(mut self, count: u64) -> Self {
         self.max_open_files = count;
         self
