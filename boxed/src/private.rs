@@ -18,7 +18,10 @@ pub use crate::wire::PROTOCOL;
 use crate::Error;
 
 /// What the child-side glue returns: the encoded result, or what went wrong.
-pub type Served = Result<Vec<u8>, ServeError>;
+pub type Served = Result<Payload, ServeError>;
+
+/// A value as it crosses: JSON, and the byte sequences beside it.
+pub use crate::wire::Payload;
 
 /// A failure of the child-side glue.
 pub enum ServeError {
@@ -41,9 +44,11 @@ pub trait Body {
 }
 
 /// Child side: decodes the arguments of `B`, runs it, encodes its result.
-pub fn serve<B: Body>(bytes: &[u8]) -> Served {
-    let args = serde_json::from_slice(bytes).map_err(|e| ServeError::Decode(e.to_string()))?;
-    serde_json::to_vec(&B::run(args)).map_err(|e| ServeError::Encode(e.to_string()))
+pub fn serve<B: Body>(args: Payload) -> Served {
+    let args = args
+        .decode()
+        .map_err(|e| ServeError::Decode(e.to_string()))?;
+    Payload::encode_owned(B::run(args)).map_err(|e| ServeError::Encode(e.to_string()))
 }
 
 /// The owned form the child deserialises for a borrowed argument `&T`, lent to the body.

@@ -16,7 +16,7 @@ pub struct Entry {
     /// functions nested in different bodies) still have different names.
     pub name: &'static str,
     /// Decode, call, encode.
-    pub serve: fn(&[u8]) -> Served,
+    pub serve: fn(crate::wire::Payload) -> Served,
 }
 
 /// Every sandboxed function linked into the executable.

@@ -289,6 +289,54 @@ pub fn move_above(fd: OwnedFd, lowest: RawFd) -> io::Result<OwnedFd> {
     Ok(owned(moved))
 }
 
+/// The bytes of `value`, if it is a byte buffer: `[u8]`, `Vec<u8>` or `Box<[u8]>`, or a
+/// reference (or a reference to a reference) to one. The payload codec uses it to take
+/// such a buffer whole, where serde would hand it over one byte at a time. Type ids are
+/// compared with lifetimes erased (`typeid`).
+#[allow(clippy::borrowed_box)] // `&Box<[u8]>` is one of the types it recognises
+pub fn bytes_of<'v, T: ?Sized>(value: &'v T) -> Option<&'v [u8]> {
+    let id = typeid::of::<T>();
+    macro_rules! as_type {
+        ($($ty:ty => $bytes:expr),* $(,)?) => {
+            $(
+                if id == typeid::of::<$ty>() {
+                    // SAFETY: `T` is `$ty` but for lifetimes (equal type ids), and every
+                    // lifetime in `$ty` is written `'v`: `value: &'v T` makes `T: 'v`, so by
+                    // covariance a `&'v T` is a valid `&'v $ty`, of the same size and
+                    // metadata. The result borrows no longer than `value`.
+                    let value: &'v $ty = unsafe { std::mem::transmute_copy::<&'v T, &'v $ty>(&value) };
+                    return Some($bytes(value));
+                }
+            )*
+        };
+    }
+    as_type! {
+        [u8] => |v: &'v [u8]| v,
+        Vec<u8> => |v: &'v Vec<u8>| v.as_slice(),
+        Box<[u8]> => |v: &'v Box<[u8]>| &**v,
+        &'v [u8] => |v: &'v &'v [u8]| *v,
+        &'v Vec<u8> => |v: &'v &'v Vec<u8>| v.as_slice(),
+        &'v Box<[u8]> => |v: &'v &'v Box<[u8]>| &***v,
+        &'v &'v [u8] => |v: &'v &'v &'v [u8]| **v,
+        &'v &'v Vec<u8> => |v: &'v &'v &'v Vec<u8>| v.as_slice(),
+    }
+    None
+}
+
+/// `value` as a `U`, if `T` is `U`; `Err(value)` otherwise. One of the two must be a type
+/// without lifetime parameters (`Vec<u8>`, `Box<[u8]>`): type ids are compared with
+/// lifetimes erased, which makes equal ids mean equal types only then.
+pub fn into_same_type<T, U>(value: T) -> Result<U, T> {
+    if typeid::of::<T>() != typeid::of::<U>() {
+        return Err(value);
+    }
+    let value = std::mem::ManuallyDrop::new(value);
+    // SAFETY: `T` and `U` are one type (equal ids, and one of them has no lifetimes that
+    // could differ), so they have one size and layout; the value is read once, out of a
+    // `ManuallyDrop` that is never dropped, so it is moved, not duplicated.
+    Ok(unsafe { std::mem::transmute_copy::<std::mem::ManuallyDrop<T>, U>(&value) })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -308,5 +356,29 @@ mod tests {
         previous.thread_set_mask().expect("restoring the mask");
         assert_eq!(written, Err(nix::errno::Errno::EPIPE));
         assert!(!left_behind);
+    }
+
+    #[test]
+    fn byte_buffers_are_recognised_by_type_and_nothing_else() {
+        let vec = vec![1u8, 2];
+        let boxed: Box<[u8]> = vec.clone().into_boxed_slice();
+        let slice: &[u8] = &vec;
+        assert_eq!(super::bytes_of(&vec), Some(&[1u8, 2][..]));
+        assert_eq!(super::bytes_of(&boxed), Some(&[1u8, 2][..]));
+        assert_eq!(super::bytes_of(slice), Some(&[1u8, 2][..]));
+        assert_eq!(super::bytes_of(&slice), Some(&[1u8, 2][..]));
+        assert_eq!(super::bytes_of(&&slice), Some(&[1u8, 2][..]));
+        assert_eq!(super::bytes_of(&&vec), Some(&[1u8, 2][..]));
+        assert_eq!(super::bytes_of(&vec![1i8, 2]), None);
+        assert_eq!(super::bytes_of(&[1u8, 2]), None);
+        assert_eq!(super::bytes_of("text"), None);
+        assert_eq!(
+            super::into_same_type::<Vec<u8>, Vec<u8>>(vec.clone()),
+            Ok(vec.clone())
+        );
+        assert_eq!(
+            super::into_same_type::<Vec<u8>, Vec<i8>>(vec.clone()),
+            Err(vec)
+        );
     }
 }

@@ -624,7 +624,14 @@ fn the_copy_ignores_ld_preload_and_ld_audit() {
 
 /// Starts the copy as `user` with a fake marker and real pipes at 3, 4 and 5, sends
 /// `request`, and returns the raw response bytes and how the process ended.
-fn fake_protocol(user: &str, copy: &Path, request: &[u8]) -> (Vec<u8>, Output) {
+fn fake_protocol(user: &str, copy: &Path, name: &str, json: &[u8]) -> (Vec<u8>, Output) {
+    // The call: the name line, then the arguments as a payload without attachments
+    // (the JSON's length, the JSON, an attachment count of zero).
+    let mut request = format!("{name}\n").into_bytes();
+    request.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    request.extend_from_slice(json);
+    request.extend_from_slice(&0u32.to_le_bytes());
+    let request = request.as_slice();
     // Every end is close-on-exec and numbered 10 or above, so placing the child's ends
     // at 3, 4, 5 and 6 never overwrites another one, and no other child inherits them.
     let pipe = || -> (OwnedFd, OwnedFd) {
@@ -717,7 +724,8 @@ fn a_fake_protocol_for_an_unknown_function_gets_a_failure_frame() {
     let (response, out) = fake_protocol(
         staged.caller(),
         &copy,
-        b"no_such_crate::no_such_function#0000000000000000\nnull",
+        "no_such_crate::no_such_function#0000000000000000",
+        b"null",
     );
     let shown = show(&out);
     assert!(!stdout(&out).contains("MAIN RAN"), "{shown}");
@@ -759,13 +767,17 @@ fn a_fake_protocol_for_a_real_function_gets_only_a_sandbox() {
     let staged = Staged::new("fake-known");
     staged.install();
     let copy = staged.copy();
-    let request = format!("{}\nnull", credentials_name(&staged.exe));
-    let (response, out) = fake_protocol(staged.caller(), &copy, request.as_bytes());
+    let name = credentials_name(&staged.exe);
+    let (response, out) = fake_protocol(staged.caller(), &copy, &name, b"null");
     let shown = show(&out);
     assert!(!stdout(&out).contains("MAIN RAN"), "{shown}");
     let (tag, payload) = frame(&response, &shown);
     assert_eq!(tag, b'R', "{}\n{shown}", String::from_utf8_lossy(&payload));
-    let lines: String = serde_json::from_slice(&payload).expect("the result is a JSON string");
+    // A payload: the JSON's length, the JSON, no attachments.
+    let length = u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
+    assert_eq!(payload[8 + length..], 0u32.to_le_bytes(), "{shown}");
+    let lines: String =
+        serde_json::from_slice(&payload[8..8 + length]).expect("the result is a JSON string");
     assert_nobody(&lines, &lines);
     assert_eq!(out.status.code(), Some(0), "{shown}");
 }

@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -51,10 +51,10 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
     };
     let exchange = if policy.zygote {
         let request = wire::call_request(name, args).map_err(encode)?;
-        zygote::exchange(&function, policy, &request)?
+        zygote::exchange(&function, policy, request)?
     } else {
         let request = wire::request(policy, name, args).map_err(encode)?;
-        one_shot(&function, policy, &request)?
+        one_shot(&function, policy, request)?
     };
     decide(function, policy, exchange)
 }
@@ -127,7 +127,7 @@ pub(crate) fn start_child(
 }
 
 /// Whether a request is large enough to want a wider pipe.
-pub(crate) fn large(request: &[u8]) -> bool {
+pub(crate) fn large(request: &wire::Request) -> bool {
     request.len() > 64 << 10
 }
 
@@ -141,7 +141,7 @@ pub(crate) fn widen(large_request: bool, request: &OwnedFd, response: &OwnedFd) 
 }
 
 /// One call through a process started for it: the supervisor forks the sandbox.
-fn one_shot(function: &str, policy: &Policy, request: &[u8]) -> Result<Exchange, Error> {
+fn one_shot(function: &str, policy: &Policy, request: wire::Request) -> Result<Exchange, Error> {
     let io_error = |source| Error::io(function, source);
     let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
     let Started {
@@ -154,7 +154,7 @@ fn one_shot(function: &str, policy: &Policy, request: &[u8]) -> Result<Exchange,
         function,
         &format!("boxed: {function}"),
         &lifeline_read,
-        large(request),
+        large(&request),
         true,
     )?;
     drop(lifeline_read);
@@ -163,7 +163,9 @@ fn one_shot(function: &str, policy: &Policy, request: &[u8]) -> Result<Exchange,
 
     // The sandbox reads the whole request before it runs anything, so this write never
     // waits on output nobody relays.
-    let sent = crate::sys::without_sigpipe(|| File::from(request_write).write_all(request));
+    let sent = crate::sys::without_sigpipe(|| request.write_to(&mut File::from(request_write)));
+    // The request's copy of the arguments' bytes is not kept while the answer comes.
+    drop(request);
     let received = match relay.await_response(response_read, policy.max_response, None) {
         Awaited::Frame(received) => received,
         Awaited::Stopped => unreachable!("no stop descriptor"),
@@ -206,7 +208,7 @@ fn decide<R: DeserializeOwned>(
         report,
     } = exchange;
     match received {
-        Ok(Some(Response::Result(json))) => serde_json::from_slice(&json).map_err(|source| {
+        Ok(Some(Response::Result(payload))) => payload.decode().map_err(|source| {
             Repr::DecodeResponse {
                 function: function.clone(),
                 source,

@@ -41,12 +41,16 @@ fn zygotes() -> MutexGuard<'static, Vec<(Policy, Arc<Zygote>)>> {
 
 /// Runs one call through the zygote of `policy`, starting it if needed, and starting it
 /// again once if it has died since the last call.
-pub(super) fn exchange(function: &str, policy: &Policy, request: &[u8]) -> Result<Exchange, Error> {
+pub(super) fn exchange(
+    function: &str,
+    policy: &Policy,
+    request: wire::Request,
+) -> Result<Exchange, Error> {
     let key = policy.zygote_key();
     let mut restarted = false;
     loop {
         let zygote = zygote_for(&key, function)?;
-        match call(&zygote, policy, request) {
+        match call(&zygote, policy, &request) {
             Ok(exchange) => return Ok(exchange),
             Err(error) => {
                 // The zygote is gone (its control socket is closed): forget it, and try
@@ -209,7 +213,7 @@ fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
 /// One call: take a spare, claim it with the call's deadline, write the request, read
 /// the answer while relaying the spare's output, and the zygote's report. An error means
 /// the zygote itself is gone.
-fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange> {
+fn call(zygote: &Zygote, policy: &Policy, request: &wire::Request) -> io::Result<Exchange> {
     let [
         claim_write,
         report_read,
@@ -241,7 +245,7 @@ fn call(zygote: &Zygote, policy: &Policy, request: &[u8]) -> io::Result<Exchange
     // The claim goes after the request, so that the call's process starts first. A spare
     // that is gone (its zygote died, or it ended already) only makes these fail.
     let sent = crate::sys::without_sigpipe(|| {
-        let sent = File::from(request_write).write_all(request);
+        let sent = request.write_to(&mut File::from(request_write));
         let _ = nix::unistd::write(&claim_write, &claim);
         sent
     });

@@ -78,12 +78,15 @@ fn rehearse() {
     let Ok(request) = wire::call_request("", &()) else {
         return;
     };
-    if let Ok(call) = wire::read_call(&mut request.as_slice()) {
-        if let Ok((name, _)) = wire::split_request(&call) {
-            let _ = registry::find(name);
-        }
+    let mut bytes = Vec::with_capacity(request.len());
+    let _ = request.write_to(&mut bytes);
+    if let Ok(call) = wire::read_call(&mut bytes.as_slice()) {
+        let _ = registry::find(&call.name);
+        let _ = call.args.decode::<()>();
     }
-    let _ = wire::write_frame(&mut std::io::sink(), &Response::Result(b"null".to_vec()));
+    if let Ok(payload) = wire::Payload::encode(&()) {
+        let _ = wire::write_frame(&mut std::io::sink(), &Response::Result(payload));
+    }
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
 }
@@ -103,23 +106,21 @@ fn serve_request(mut request_pipe: std::fs::File) -> ! {
             finish()
         }
     };
-    let response = match wire::split_request(&request) {
-        Ok((name, args)) => match registry::find(name) {
-            Ok(entry) => {
-                match panic::catch_unwind(AssertUnwindSafe(|| (entry.serve)(args))) {
-                    Ok(Ok(json)) => Response::Result(json),
-                    Ok(Err(ServeError::Decode(message))) => {
-                        Response::Failure(Failure::DecodeRequest(message))
-                    }
-                    Ok(Err(ServeError::Encode(message))) => {
-                        Response::Failure(Failure::EncodeResponse(message))
-                    }
-                    // The panic hook has already answered.
-                    Err(_) => finish(),
+    let response = match registry::find(&request.name) {
+        Ok(entry) => {
+            let args = request.args;
+            match panic::catch_unwind(AssertUnwindSafe(|| (entry.serve)(args))) {
+                Ok(Ok(payload)) => Response::Result(payload),
+                Ok(Err(ServeError::Decode(message))) => {
+                    Response::Failure(Failure::DecodeRequest(message))
                 }
+                Ok(Err(ServeError::Encode(message))) => {
+                    Response::Failure(Failure::EncodeResponse(message))
+                }
+                // The panic hook has already answered.
+                Err(_) => finish(),
             }
-            Err(failure) => Response::Failure(failure),
-        },
+        }
         Err(failure) => Response::Failure(failure),
     };
     respond(response);

@@ -127,7 +127,7 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
     });
     let mut spares: Vec<Spare> = match first {
         Ok(mut spare) => {
-            let _ = wire::write_frame(&mut response, &Response::Result(b"null".to_vec()));
+            let _ = wire::write_frame(&mut response, &Response::Result(wire::Payload::default()));
             spare.hand_over(&control);
             vec![spare]
         }
