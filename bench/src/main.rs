@@ -26,8 +26,9 @@
 //!
 //! More modes are the programs some rows start: `--noop` returns from `main` at once,
 //! `--fork-noop` forks a child that exits at once and waits for it, `--echo` reads its
-//! stdin to the end then writes it all to stdout, and `--pong` sends back every 8 bytes
-//! it reads until its stdin ends.
+//! stdin to the end then writes it all to stdout, `--pong` sends back every 8 bytes
+//! it reads until its stdin ends, and `--peak SIZE` makes one sandboxed echo of SIZE
+//! bytes and prints how much its peak resident memory grew.
 
 use std::fs;
 use std::hint::black_box;
@@ -62,6 +63,18 @@ fn echo_bytes(v: Vec<u8>) -> Vec<u8> {
     v
 }
 
+/// A struct that holds its bytes in a plain `Vec<u8>` field (no `serde_bytes`).
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Blob {
+    name: String,
+    data: Vec<u8>,
+}
+
+#[boxed::sandboxed]
+fn echo_blob(blob: Blob) -> Blob {
+    blob
+}
+
 /// The same `add`, through a zygote.
 #[boxed::sandboxed(zygote)]
 fn zygote_add(a: u64, b: u64) -> u64 {
@@ -91,6 +104,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some("--fork-noop") => return fork_noop(),
         Some("--echo") => return echo_stdin(),
         Some("--pong") => return pong(),
+        Some("--peak") => return peak(args.get(1).map(String::as_str)),
         _ => {}
     }
     let options = Options::parse(&args)?;
@@ -181,7 +195,26 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             show(pipe_spaced.p50())
         );
     }
-    if let Some((_, large)) = &payloads {
+    if let Some((small, large)) = &payloads {
+        println!(
+            "  64 MiB Vec<u8> round trip / pipe echo 64 MiB              {:>8.2}   (target 1.5)",
+            ratio(large.bytes_sandboxed.p50(), large.pipe.p50())
+        );
+        println!(
+            "  64 MiB struct{{Vec<u8>}} round trip / pipe echo 64 MiB      {:>8.2}   (target 1.5)",
+            ratio(large.blob_sandboxed.p50(), large.pipe.p50())
+        );
+        println!(
+            "  1 MiB Vec<u8> call / 1 MiB String call                    {:>8.2}   (target 1.3)",
+            ratio(small.bytes_sandboxed.p50(), small.string_sandboxed.p50())
+        );
+        match peak_memory(&exe, 64 * MIB) {
+            Ok(peak) => println!(
+                "  caller's peak memory, 64 MiB Vec<u8> echo / 64 MiB        {:>8.2}   (target 3)",
+                peak as f64 / (64 * MIB) as f64
+            ),
+            Err(error) => println!("  caller's peak memory: not measured: {error}"),
+        }
         let parts = 2 * large.string_json.p50() + large.pipe.p50();
         println!(
             "  64 MiB String round trip / (2 x JSON enc+dec + pipe echo) {:>8.2}   ({} / {})",
@@ -289,6 +322,45 @@ fn pong() -> Result<(), Box<dyn std::error::Error>> {
         output.write_all(&message)?;
         output.flush()?;
     }
+}
+
+/// The `--peak SIZE` mode: one sandboxed echo of a `Vec<u8>` of SIZE bytes, then prints
+/// how far the process's peak resident memory grew from the call's start, in bytes.
+fn peak(size: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+    let size: usize = size.ok_or("--peak needs a size")?.parse()?;
+    let before = max_rss()?;
+    let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let echoed = echo_bytes(bytes);
+    black_box(&echoed);
+    println!("{}", max_rss()? - before);
+    Ok(())
+}
+
+/// The peak resident memory of this program so far, in bytes: `VmHWM`, which starts
+/// anew at `exec` (`getrusage` would count the peak of the process before it).
+fn max_rss() -> Result<u64, Box<dyn std::error::Error>> {
+    let status = fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().strip_suffix("kB"))
+        .ok_or("no VmHWM line in /proc/self/status")?
+        .trim()
+        .parse::<u64>()?;
+    Ok(kib * 1024)
+}
+
+/// The growth of the peak memory of a fresh caller over one echo of `size` bytes
+/// (the argument it builds included), run in a process of its own.
+fn peak_memory(exe: &Path, size: usize) -> Result<u64, Box<dyn std::error::Error>> {
+    let out = quiet(exe)
+        .args(["--peak", &size.to_string()])
+        .stdout(Stdio::piped())
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("the --peak run ended with {}", out.status).into());
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
 }
 
 /// One line of the table: the samples of one measurement, sorted.
@@ -492,16 +564,18 @@ struct PayloadRows {
     string_json: Row,
     bytes_sandboxed: Row,
     bytes_json: Row,
+    blob_sandboxed: Row,
     pipe: Row,
 }
 
 impl PayloadRows {
-    fn rows(&self) -> [&Row; 5] {
+    fn rows(&self) -> [&Row; 6] {
         [
             &self.string_sandboxed,
             &self.string_json,
             &self.bytes_sandboxed,
             &self.bytes_json,
+            &self.blob_sandboxed,
             &self.pipe,
         ]
     }
@@ -531,6 +605,15 @@ fn payload_rows(exe: &Path, size: usize, n: usize) -> PayloadRows {
             n,
         ),
         bytes_json: json_round_trip(&format!("  JSON enc+dec Vec<u8> {label}"), &bytes, n),
+        blob_sandboxed: sandboxed_echo(
+            &format!("sandboxed echo struct{{Vec<u8>}} {label}"),
+            &Blob {
+                name: label.clone(),
+                data: bytes.clone(),
+            },
+            echo_blob,
+            n,
+        ),
         pipe: pipe_echo(exe, &format!("  pipe echo {label}"), &bytes, n),
     }
 }
