@@ -177,6 +177,25 @@ fn the_memory_limit_holds_for_attachments() {
     }
 }
 
+#[test]
+fn the_response_bound_holds_for_attachments() {
+    e2e();
+    for zygote in [false, true] {
+        // Control: 4 MiB of bytes under a bound of 5 MiB.
+        let policy = Policy::new().max_response(5 << 20).zygote(zygote);
+        assert_eq!(policy.run(|| make(4)).len(), 4 << 20);
+        // The same bytes under a bound of 1 MiB: the JSON is a few bytes, the attachment
+        // is what the bound refuses.
+        let policy = Policy::new().max_response(1 << 20).zygote(zygote);
+        let error = policy.run(|| boxed::try_call(|| make(4))).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            ErrorKind::ResponseLimit,
+            "zygote {zygote}: {error}"
+        );
+    }
+}
+
 /// Writes `frame` to the response pipe (descriptor 4 in the sandbox) ahead of the real
 /// answer, then ends the sandbox at once if `then_exit`.
 #[sandboxed]
@@ -251,10 +270,15 @@ fn lying_attachments_from_the_sandbox_are_clear_errors() {
             assert_eq!(error.kind(), kind, "{how}: {error}");
             assert!(error.to_string().contains(message), "{how}: {error}");
         }
-        // A frame that announces a huge attachment and stops: no answer, at once, and
-        // nothing near the announced size is allocated.
+        // A frame that announces a huge attachment and stops: refused from its header
+        // (the bound holds for attachments), and nothing near that size is allocated.
         let mut frame = result_frame(reference, 1, &[u64::MAX / 4], b"");
         frame[1..9].copy_from_slice(&u64::MAX.to_le_bytes());
+        let error = boxed::try_call(|| forge_frame(frame, true)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ResponseLimit, "{how}: {error}");
+        // One within the bound that stops short: no answer, at once.
+        let mut frame = result_frame(reference, 1, &[1 << 20], b"");
+        frame[1..9].copy_from_slice(&(2u64 << 20).to_le_bytes());
         let error = boxed::try_call(|| forge_frame(frame, true)).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::NoAnswer, "{how}: {error}");
     });
