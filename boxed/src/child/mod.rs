@@ -21,7 +21,8 @@ use crate::wire::MARKER_VAR;
 
 /// Exit code of a child that refused to run: started directly, or not by this library.
 pub(crate) const REFUSED: i32 = 126;
-/// Exit code of a child that could not drop or verify its privileges.
+/// Exit code of a child that could not drop or verify its privileges, or failed another
+/// start-up step; its response frame, when it could write one, names the step.
 pub(crate) const DROP_FAILED: i32 = 125;
 
 /// Decides, before `main`, whether this process is a sandbox child.
