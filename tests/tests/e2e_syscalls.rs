@@ -11,35 +11,9 @@
 //! it would answer.
 
 use boxed::sandboxed;
-use boxed_tests::{e2e, status_field};
+use boxed_tests::{Outcome, e2e, outcome, status_field, syscall6 as sys};
 use libc::c_long;
 use serde::{Deserialize, Serialize};
-
-/// A raw system call's outcome: its return value, or the name of its errno.
-type Outcome = Result<i64, String>;
-
-/// System call `nr` with six arguments, each passed as a whole register: a smaller
-/// integer passed to the variadic `libc::syscall` may leave garbage in the upper half,
-/// which the kernel reads for its `long` arguments.
-///
-/// # Safety
-///
-/// As for the system call itself: pointers among `args` must point to live memory of the
-/// type and size the call reads or writes there.
-unsafe fn sys(nr: c_long, args: [c_long; 6]) -> c_long {
-    let [a, b, c, d, e, f] = args;
-    // SAFETY: passed on from this function's caller.
-    unsafe { libc::syscall(nr, a, b, c, d, e, f) }
-}
-
-fn outcome(result: c_long) -> Outcome {
-    if result == -1 {
-        let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        Err(format!("{:?}", nix::errno::Errno::from_raw(code)))
-    } else {
-        Ok(result)
-    }
-}
 
 /// For a call that may create a process if it is not refused: the new process exits at
 /// once (it only returns from the call, and runs nothing of the test), and is reaped.
