@@ -50,6 +50,7 @@
 mod caller;
 mod child;
 mod error;
+pub mod launcher;
 mod policy;
 mod registry;
 pub mod setup;

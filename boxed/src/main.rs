@@ -10,8 +10,9 @@ const USAGE: &str = "\
 usage: boxed <command> [options]
 
 commands:
+  setup      as root, once per machine: install the launcher for users and groups
+  status     say whether the launcher (or the copy of EXE) is installed and current
   install    as root, once per build of EXE: make the setcap'd copy of EXE
-  status     say whether the copy of EXE is present and current
   uninstall  as root: remove the copy of EXE
   doctor     say which confinement layers this kernel enforces
   help       show this text, or `boxed help <command>` for one command
@@ -29,11 +30,23 @@ sandboxes as NAME besides nobody; --unique-uids lets them ask for a uid of their
 per sandbox. Installing a copy trusts whoever built EXE with root: the copy is their
 code, and it holds cap_setuid and cap_setgid.";
 
-const STATUS_USAGE: &str = "\
-usage: boxed status [--user USER] EXE
+const SETUP_USAGE: &str = "\
+usage: boxed setup (--user USER | --group GROUP)... [--sandbox-user NAME]... [--unique-uids]
+       boxed setup --remove
 
-Say whether the copy of EXE for USER (default: the owner of EXE) is present and
-current; exits 0 only when it is.";
+As root, once per machine: install the launcher, boxed's own program that starts the
+sandboxes of unprivileged callers, runnable by exactly the users and groups named (the
+list replaces the previous one). --sandbox-user lets policies run sandboxes as NAME
+besides nobody; --unique-uids lets them ask for a uid of their own per sandbox.
+--remove uninstalls it. Running setup again with the same options changes nothing.";
+
+const STATUS_USAGE: &str = "\
+usage: boxed status
+       boxed status [--user USER] EXE
+
+Without EXE: say whether the launcher is installed, for whom, and whether it is the
+build of this boxed command. With EXE: whether the copy of EXE for USER (default: the
+owner of EXE) is present and current. Exits 0 only when it is.";
 
 const UNINSTALL_USAGE: &str = "\
 usage: boxed uninstall [--user USER] EXE
@@ -53,6 +66,13 @@ enum Command {
     Print(&'static str),
     Version,
     Doctor,
+    Setup {
+        users: Vec<String>,
+        groups: Vec<String>,
+        grants: setup::Grants,
+    },
+    Remove,
+    LauncherStatus,
     Copy {
         action: CopyAction,
         user: Option<String>,
@@ -71,6 +91,7 @@ enum CopyAction {
 /// The help text of `command`, or `None` for a command that does not exist.
 fn usage_of(command: &str) -> Option<&'static str> {
     Some(match command {
+        "setup" => SETUP_USAGE,
         "install" => INSTALL_USAGE,
         "status" => STATUS_USAGE,
         "uninstall" => UNINSTALL_USAGE,
@@ -109,6 +130,8 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 [other, ..] => Err(format!("unexpected argument `{other}`\n{DOCTOR_USAGE}")),
             };
         }
+        "setup" => return parse_setup(rest),
+        "status" if rest.is_empty() => return Ok(Command::LauncherStatus),
         "install" => CopyAction::Install,
         "status" => CopyAction::Status,
         "uninstall" => CopyAction::Uninstall,
@@ -151,6 +174,97 @@ fn parse(args: &[String]) -> Result<Command, String> {
     })
 }
 
+fn parse_setup(args: &[String]) -> Result<Command, String> {
+    if args == ["--remove"] {
+        return Ok(Command::Remove);
+    }
+    let (mut users, mut groups) = (Vec::new(), Vec::new());
+    let mut grants = setup::Grants::default();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let mut value = |flag: &str| {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value\n{SETUP_USAGE}"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Print(SETUP_USAGE)),
+            "--user" => users.push(value("--user")?),
+            "--group" => groups.push(value("--group")?),
+            "--sandbox-user" => grants.sandbox_users.push(value("--sandbox-user")?),
+            "--unique-uids" => grants.unique_uids = true,
+            "--remove" => return Err(format!("--remove takes no other option\n{SETUP_USAGE}")),
+            flag if flag.starts_with('-') => {
+                return Err(format!("unknown option `{flag}`\n{SETUP_USAGE}"));
+            }
+            other => return Err(format!("unexpected argument `{other}`\n{SETUP_USAGE}")),
+        }
+    }
+    if users.is_empty() && groups.is_empty() {
+        return Err(format!(
+            "name who may run sandboxes: --user USER or --group GROUP\n{SETUP_USAGE}"
+        ));
+    }
+    Ok(Command::Setup {
+        users,
+        groups,
+        grants,
+    })
+}
+
+/// One line on the launcher: installed or not, for whom, current or not.
+fn launcher_line() -> (String, bool) {
+    use boxed::launcher::{self, Status};
+    let names = |config: &launcher::Config| {
+        let users = config.users.iter().map(|uid| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(*uid))
+                .ok()
+                .flatten()
+                .map_or_else(|| uid.to_string(), |user| user.name)
+        });
+        let groups = config.groups.iter().map(|gid| {
+            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(*gid))
+                .ok()
+                .flatten()
+                .map_or_else(
+                    || format!("group {gid}"),
+                    |group| format!("group {}", group.name),
+                )
+        });
+        users.chain(groups).collect::<Vec<_>>().join(", ")
+    };
+    let fix = "sudo \"$(command -v boxed)\" setup --user USER";
+    match launcher::status() {
+        Ok(Status::Current(config)) => (
+            format!(
+                "launcher: installed at {}, current, for {}",
+                launcher::LAUNCHER,
+                names(&config)
+            ),
+            true,
+        ),
+        Ok(Status::Stale(config)) => (
+            format!(
+                "launcher: installed at {} for {}, from another build of boxed (version {}); \
+                 to install this one: {fix}",
+                launcher::LAUNCHER,
+                names(&config),
+                config.version
+            ),
+            false,
+        ),
+        Ok(Status::Damaged(why)) => (
+            format!("launcher: damaged ({why}); reinstall it with: {fix}"),
+            false,
+        ),
+        Ok(Status::Missing) => (
+            format!("launcher: not installed; install it with: {fix}"),
+            false,
+        ),
+        Err(error) => (format!("launcher: {error}"), false),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse(&args).and_then(run) {
@@ -172,9 +286,41 @@ fn run(command: Command) -> Result<ExitCode, String> {
             println!("boxed {}", env!("CARGO_PKG_VERSION"));
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Setup {
+            users,
+            groups,
+            grants,
+        } => {
+            boxed::launcher::setup(&users, &groups, &grants).map_err(|e| e.to_string())?;
+            println!("{}", launcher_line().0);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Remove => {
+            let removed = boxed::launcher::remove().map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                if removed {
+                    "launcher: removed"
+                } else {
+                    "launcher: was not installed"
+                }
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::LauncherStatus => {
+            let (line, ok) = launcher_line();
+            println!("{line}");
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
         Command::Doctor => {
             let support = boxed::kernel_support();
             println!("{support}");
+            // Reported, not judged: a root caller needs no launcher.
+            println!("{}", launcher_line().0);
             return Ok(if support.complete() {
                 ExitCode::SUCCESS
             } else {
@@ -265,6 +411,8 @@ mod tests {
             parse_line("doctor --help"),
             Ok(Command::Print(DOCTOR_USAGE))
         );
+        assert_eq!(parse_line("setup --help"), Ok(Command::Print(SETUP_USAGE)));
+        assert_eq!(parse_line("help setup"), Ok(Command::Print(SETUP_USAGE)));
     }
 
     #[test]
@@ -284,6 +432,31 @@ mod tests {
         let error = parse_line("install --frob x").unwrap_err();
         assert!(error.contains("unknown option `--frob`"), "{error}");
         assert_eq!(parse_line(""), Err(USAGE.to_string()));
+    }
+
+    #[test]
+    fn setup_reads_who_may_run_sandboxes_and_refuses_no_one() {
+        assert_eq!(
+            parse_line("setup --user ann --group devs --user bob --sandbox-user eve --unique-uids"),
+            Ok(Command::Setup {
+                users: vec!["ann".into(), "bob".into()],
+                groups: vec!["devs".into()],
+                grants: setup::Grants {
+                    sandbox_users: vec!["eve".into()],
+                    unique_uids: true,
+                },
+            })
+        );
+        assert_eq!(parse_line("setup --remove"), Ok(Command::Remove));
+        assert!(parse_line("setup").unwrap_err().contains("--user USER"));
+        assert!(parse_line("setup --unique-uids").is_err());
+        assert!(parse_line("setup --user ann --remove").is_err());
+        assert!(
+            parse_line("setup --user")
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert_eq!(parse_line("status"), Ok(Command::LauncherStatus));
     }
 
     #[test]

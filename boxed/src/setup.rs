@@ -36,10 +36,10 @@ use crate::error::{Error, Repr};
 pub const COPIES_DIR: &str = "/var/lib/boxed";
 
 /// The extended attribute that holds file capabilities.
-const CAPABILITY_XATTR: &str = "security.capability";
+pub(crate) const CAPABILITY_XATTR: &str = "security.capability";
 
 /// The extended attribute that holds a file's access control list.
-const ACL_XATTR: &str = "system.posix_acl_access";
+pub(crate) const ACL_XATTR: &str = "system.posix_acl_access";
 
 /// The mode of a copy: `r-x` for root, the ACL mask `r-x` as group bits, nothing else.
 const COPY_MODE: u32 = 0o550;
@@ -48,14 +48,27 @@ const COPY_MODE: u32 = 0o550;
 /// then entries (tag, permissions, id) sorted by tag: the owner `r-x`, the one user
 /// `r-x`, the owning group nothing, the mask `r-x`, others nothing.
 fn copy_acl(uid: u32) -> Vec<u8> {
+    access_acl(&[uid], &[])
+}
+
+/// An access control list, in the kernel's `posix_acl_xattr` form, that lets root and
+/// exactly `users` and `groups` read and execute a file, and nobody else: version 2,
+/// then entries (tag, permissions, id) sorted by tag and id, the owning group and
+/// others with nothing, the mask `r-x`.
+pub(crate) fn access_acl(users: &[u32], groups: &[u32]) -> Vec<u8> {
     const UNDEFINED: u32 = u32::MAX;
-    let entries: [(u16, u16, u32); 5] = [
-        (0x01, 5, UNDEFINED), // ACL_USER_OBJ: r-x
-        (0x02, 5, uid),       // ACL_USER: r-x for the one user
-        (0x04, 0, UNDEFINED), // ACL_GROUP_OBJ: ---
-        (0x10, 5, UNDEFINED), // ACL_MASK: r-x
-        (0x20, 0, UNDEFINED), // ACL_OTHER: ---
-    ];
+    let sorted = |ids: &[u32]| {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let mut entries: Vec<(u16, u16, u32)> = vec![(0x01, 5, UNDEFINED)]; // ACL_USER_OBJ: r-x
+    entries.extend(sorted(users).into_iter().map(|uid| (0x02, 5, uid))); // ACL_USER
+    entries.push((0x04, 0, UNDEFINED)); // ACL_GROUP_OBJ: ---
+    entries.extend(sorted(groups).into_iter().map(|gid| (0x08, 5, gid))); // ACL_GROUP
+    entries.push((0x10, 5, UNDEFINED)); // ACL_MASK: r-x
+    entries.push((0x20, 0, UNDEFINED)); // ACL_OTHER: ---
     let mut acl = 2u32.to_le_bytes().to_vec();
     for (tag, permissions, id) in entries {
         acl.extend_from_slice(&tag.to_le_bytes());
@@ -67,7 +80,7 @@ fn copy_acl(uid: u32) -> Vec<u8> {
 
 /// `cap_setuid,cap_setgid+ep` as a revision-2 `vfs_cap_data`: the magic with the
 /// effective flag, then permitted and inheritable for capabilities 0-31 and 32-63.
-const CAPABILITY_VALUE: [u8; 20] = {
+pub(crate) const CAPABILITY_VALUE: [u8; 20] = {
     const MAGIC: u32 = 0x0200_0000 | 0x1;
     const PERMITTED: u32 = (1 << 6) | (1 << 7); // CAP_SETGID, CAP_SETUID
     let mut value = [0u8; 20];
@@ -497,7 +510,7 @@ fn source_fingerprint(source: &Path) -> Result<Fingerprint, Error> {
 }
 
 /// Makes `dir` exist as root's, mode 0755, refusing one that someone else could change.
-fn root_directory(dir: &Path) -> Result<(), Error> {
+pub(crate) fn root_directory(dir: &Path) -> Result<(), Error> {
     let fail = |e| Error::setup(format!("cannot create {}", dir.display()), Some(e));
     match DirBuilder::new().mode(0o755).create(dir) {
         Ok(()) => {}
@@ -518,7 +531,7 @@ fn root_directory(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn write_root_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_root_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -538,7 +551,7 @@ fn write_root_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// FNV-1a, 64 bits: a short key for a path. Collisions only cost a "stale" refusal.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -40,6 +40,9 @@ pub const RESPONSE_FD: RawFd = 4;
 pub const LIFELINE_FD: RawFd = 5;
 /// Descriptor of the report pipe in the child.
 pub const REPORT_FD: RawFd = 6;
+/// Descriptor of the caller's own executable, open for reading, which the launcher
+/// starts the sandbox from.
+pub const IMAGE_FD: RawFd = 7;
 
 /// The bound on a frame that carries no result: the zygote's word that it is ready, or
 /// the failure that kept it from being.
@@ -53,6 +56,14 @@ const MAX_POLICY: u32 = 1 << 20;
 pub const MARKER_VAR: &str = "BOXED_SANDBOX";
 /// The protocol version this build speaks.
 pub const PROTOCOL: &str = "2";
+/// The marker's value for the launcher: start the image on [`IMAGE_FD`] as the sandbox,
+/// protocol [`PROTOCOL`].
+pub const LAUNCH_MARKER: &str = "launch-2";
+/// The marker's value in an image the launcher started: it is the sandbox, already
+/// dropped and confined by the launcher, and finishes its confinement itself.
+pub const IMAGE_MARKER: &str = "image-2";
+/// The variable in which the launcher hands the policy to the image it starts.
+pub const POLICY_VAR: &str = "BOXED_POLICY";
 /// The only other variable in the child's environment.
 pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 

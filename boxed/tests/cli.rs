@@ -23,7 +23,7 @@ fn help_exits_zero_and_lists_the_commands() {
 
 #[test]
 fn every_command_has_help_that_exits_zero() {
-    for command in ["install", "status", "uninstall", "doctor"] {
+    for command in ["setup", "install", "status", "uninstall", "doctor"] {
         for args in [[command, "--help"], ["help", command]] {
             let out = boxed(&args);
             assert_eq!(out.status.code(), Some(0), "{args:?}");

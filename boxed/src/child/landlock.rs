@@ -41,7 +41,25 @@ pub(crate) const PROC_SELF_FILES: &[&str] = &["stat", "statm", "status", "limits
 /// descriptors and its threads. Listing needs no right to read the files inside.
 pub(crate) const PROC_SELF_LISTS: &[&str] = &["fd", "task"];
 
+/// What the launcher's layer adds for the loader to start the image: read and execute
+/// the system libraries (the loader itself included) and read its cache. The image's
+/// own layer, the policy's alone, takes them away again before the request is read.
+const LOADER_TREES: &[&str] = &["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32"];
+const LOADER_FILES: &[&str] = &["/etc/ld.so.cache"];
+
+/// The sandbox's layer: the policy's grants and the runtime's own.
 pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
+    restrict(policy, None)
+}
+
+/// The launcher's layer, before it starts `image` (a regular file): the policy's grants,
+/// the runtime's, execute and read of `image` alone, and what the loader needs. Layers
+/// only narrow: the image then adds [`apply`]'s, and what both allow is what it may do.
+pub(crate) fn apply_for_launch(policy: &Policy, image: &std::fs::File) -> Result<(), Failure> {
+    restrict(policy, Some(image))
+}
+
+fn restrict(policy: &Policy, image: Option<&std::fs::File>) -> Result<(), Failure> {
     let confinement = |what: &str, error: landlock::RulesetError| {
         Failure::startup(Step::Landlock, format!("{what} failed: {error}"))
     };
@@ -73,12 +91,22 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
     let mut created = ruleset.create().map_err(unsupported)?;
     let read = AccessFs::from_read(TARGET);
     let write = AccessFs::from_all(TARGET);
+    if let Some(image) = image {
+        let execute = AccessFs::Execute | AccessFs::ReadFile;
+        created = created
+            .add_rule(PathBeneath::new(image, execute))
+            .map_err(|e| confinement("granting the image", e))?;
+    }
+    let loader: &[&str] = if image.is_some() { LOADER_TREES } else { &[] };
+    let loader_files: &[&str] = if image.is_some() { LOADER_FILES } else { &[] };
     // Each opened through /proc/self, so the rule is on this process's own entry (a
     // zygote's spare makes its rules itself, after its fork).
     let proc_self = |name: &str| std::path::PathBuf::from("/proc/self").join(name);
     let grants = BASE_READ
         .iter()
         .map(|path| (std::path::PathBuf::from(path), read, true))
+        .chain(loader.iter().map(|path| (path.into(), read, true)))
+        .chain(loader_files.iter().map(|path| (path.into(), read, true)))
         .chain(
             PROC_SELF_FILES
                 .iter()

@@ -17,7 +17,7 @@ pub(crate) mod zygote;
 use std::io::Write;
 
 use crate::sys;
-use crate::wire::MARKER_VAR;
+use crate::wire::{IMAGE_MARKER, LAUNCH_MARKER, MARKER_VAR};
 
 /// Exit code of a child that refused to run: started directly, or not by this library.
 pub(crate) const REFUSED: i32 = 126;
@@ -32,11 +32,19 @@ pub(crate) fn on_start() {
     match marker {
         None if !elevated => {}
         None => refuse_direct_start(),
+        Some(value) if value == LAUNCH_MARKER => crate::launcher::run(),
+        Some(value) if value == IMAGE_MARKER => {
+            if elevated {
+                // Only the launcher starts images, and never with privileges.
+                refuse_direct_start()
+            }
+            serve::run_launched()
+        }
         Some(version) => supervisor::run(&version),
     }
 }
 
-/// The installed copy was started by someone other than the library. It drops every
+/// The installed copy (or the launcher) was started by someone other than the library. It drops every
 /// privilege first, then says what it is, and exits without running `main`.
 fn refuse_direct_start() -> ! {
     if let Err(message) = privileges::drop_completely() {
@@ -44,8 +52,9 @@ fn refuse_direct_start() -> ! {
     }
     fail(
         REFUSED,
-        "this executable is a sandbox copy made by `boxed install`; it only runs sandboxed \
-         functions for the boxed library and cannot be started directly",
+        "this executable is a sandbox copy made by `boxed install`, or the boxed launcher; \
+         it only runs sandboxed functions for the boxed library and cannot be started \
+         directly",
     )
 }
 

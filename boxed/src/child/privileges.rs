@@ -49,11 +49,19 @@ fn step<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) -> Step<T> {
 /// (4194304), is meant to own no file and no process but sandboxes.
 pub const UNIQUE_UID_BASE: u32 = 2_000_000_000;
 
-/// Who the sandbox runs as: `nobody`, another user root allowed for this copy, or a uid
-/// of its own. Decided by the supervisor while it is still privileged, from the policy
-/// and from what root recorded in the copy's manifest; a root caller may choose freely.
-pub(crate) fn sandbox_identity(policy: &Policy, caller: Uid) -> Step<Identity> {
+/// Who the sandbox runs as: `nobody`, another user root allowed, or a uid of its own.
+/// Decided by the supervisor while it is still privileged, from the policy and from
+/// what root recorded: `launcher_grants` for the launcher (from its configuration),
+/// otherwise the copy's manifest; a root caller may choose freely.
+pub(crate) fn sandbox_identity(
+    policy: &Policy,
+    caller: Uid,
+    launcher_grants: Option<&Grants>,
+) -> Step<Identity> {
     let grants = || -> Step<Grants> {
+        if let Some(grants) = launcher_grants {
+            return Ok(grants.clone());
+        }
         if caller.is_root() {
             return Ok(Grants {
                 sandbox_users: Vec::new(),
@@ -66,8 +74,8 @@ pub(crate) fn sandbox_identity(policy: &Policy, caller: Uid) -> Step<Identity> {
     let identity = if policy.unique_uid {
         if !grants()?.unique_uids {
             return Err(
-                "the policy asks for a unique uid, which root has not allowed for \
-                        this copy; install it with `boxed install --unique-uids`"
+                "the policy asks for a unique uid, which root has not allowed; run \
+                 `boxed setup` (or `boxed install`) with --unique-uids"
                     .into(),
             );
         }
@@ -94,8 +102,8 @@ pub(crate) fn sandbox_identity(policy: &Policy, caller: Uid) -> Step<Identity> {
             && !grants()?.sandbox_users.iter().any(|u| u == name)
         {
             return Err(format!(
-                "the policy asks for the user `{name}`, which root has not allowed for this \
-                 copy; install it with `boxed install --sandbox-user {name}`"
+                "the policy asks for the user `{name}`, which root has not allowed; run \
+                 `boxed setup` (or `boxed install`) with --sandbox-user {name}"
             ));
         }
         identity
@@ -209,7 +217,7 @@ pub(crate) fn tie_to_supervisor(supervisor: Pid, grouping: Grouping) -> Step {
 /// For a copy started directly: all the way down to nobody, in one process.
 pub(crate) fn drop_completely() -> Step {
     let caller = unistd::getuid();
-    let identity = sandbox_identity(&Policy::new(), caller)?;
+    let identity = sandbox_identity(&Policy::new(), caller, None)?;
     drop_supervisor(identity)?;
     step(
         "setresuid(nobody)",
@@ -241,6 +249,23 @@ fn common_restrictions() -> Step {
     step("chdir /", unistd::chdir("/"))?;
     umask(Mode::from_bits_truncate(0o077));
     Ok(())
+}
+
+/// For an image the launcher started: checks that it runs as the launcher leaves it
+/// (one identity, not root, in every uid and gid, no groups, no capability,
+/// `no_new_privs`), after making itself non-dumpable again (an exec resets that).
+pub(crate) fn verify_launched() -> Step {
+    step("PR_SET_DUMPABLE 0", prctl::set_dumpable(false))?;
+    let uids = step("getresuid", unistd::getresuid())?;
+    let gids = step("getresgid", unistd::getresgid())?;
+    let identity = Identity {
+        uid: uids.real,
+        gid: gids.real,
+    };
+    if identity.uid.is_root() || identity.gid.as_raw() == 0 {
+        return Err("the launched image runs as root".into());
+    }
+    verify_sandbox(identity, identity.uid)
 }
 
 /// Everything the sandbox must be before it may read the request.

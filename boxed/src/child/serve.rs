@@ -17,7 +17,7 @@ use crate::__private::ServeError;
 use crate::Policy;
 use crate::registry;
 use crate::sys;
-use crate::wire::{self, Failure, MARKER_VAR, RESPONSE_FD, Response, Step};
+use crate::wire::{self, Failure, MARKER_VAR, POLICY_VAR, REQUEST_FD, RESPONSE_FD, Response, Step};
 
 /// The response pipe; taken by the first frame written, so there is only ever one.
 static RESPONSE: Mutex<Option<std::fs::File>> = Mutex::new(None);
@@ -36,6 +36,51 @@ pub(crate) fn run(
         fail(DROP_FAILED, &message);
     }
     serve_request(request_pipe)
+}
+
+/// An image the launcher started: it is already the sandbox identity, with the
+/// launcher's limits, Landlock layer and the bulk of the syscall filter. It checks that,
+/// adds the policy's own Landlock layer and the rest of the filter, and serves the call.
+pub(crate) fn run_launched() -> ! {
+    if let Err(error) = sys::close_descriptors_from(RESPONSE_FD + 1) {
+        fail(
+            DROP_FAILED,
+            &format!("closing inherited descriptors failed: {error}"),
+        );
+    }
+    if ![REQUEST_FD, RESPONSE_FD]
+        .iter()
+        .all(|&fd| super::supervisor::is_pipe_or_socket(fd))
+    {
+        fail(
+            super::REFUSED,
+            "this process was not started by the boxed launcher (its protocol pipes are \
+             missing); it runs nothing",
+        );
+    }
+    *lock() = Some(sys::take_descriptor(RESPONSE_FD));
+    let policy = std::env::var(POLICY_VAR)
+        .map_err(|_| Failure::Protocol(format!("{POLICY_VAR} is missing")))
+        .and_then(|json| {
+            serde_json::from_str::<Policy>(&json)
+                .map_err(|e| Failure::Protocol(format!("{POLICY_VAR} is malformed: {e}")))
+        });
+    sys::remove_env(POLICY_VAR);
+    let confined = policy.and_then(|policy| {
+        privileges::verify_launched().map_err(Failure::Privileges)?;
+        landlock::apply(&policy)?;
+        if policy.memory.is_some() {
+            sys::report_allocation_failures();
+        }
+        let program = seccomp::spare_program(&policy, std::process::id() as i32);
+        seccomp::install(&program).map_err(|message| Failure::startup(Step::Seccomp, message))
+    });
+    if let Err(failure) = confined {
+        let message = failure.to_string();
+        respond(Response::Failure(failure));
+        fail(DROP_FAILED, &message);
+    }
+    serve_request(sys::take_descriptor(REQUEST_FD))
 }
 
 /// A zygote's spare: confines itself now, says so on `handoff`, then serves the call

@@ -38,6 +38,16 @@ use crate::wire::{
 /// Exit code of a supervisor that could not learn how the sandbox ended.
 const CANCELLED: i32 = 124;
 
+/// Who started this supervisor, which decides what it runs in the sandbox.
+pub(crate) enum Origin {
+    /// The executable itself (a root caller) or its setcap'd copy, speaking `version`:
+    /// the sandbox is a fork of this process.
+    Image(std::ffi::OsString),
+    /// The launcher, whose configuration allows `Grants` besides nobody: the sandbox
+    /// starts the image on [`wire::IMAGE_FD`].
+    Launcher(crate::setup::Grants),
+}
+
 pub(crate) fn run(version: &OsStr) -> ! {
     if let Err(error) = sys::close_descriptors_from(REPORT_FD + 1) {
         let _ = privileges::drop_completely();
@@ -49,6 +59,11 @@ pub(crate) fn run(version: &OsStr) -> ! {
             ),
         );
     }
+    supervise(Origin::Image(version.to_os_string()))
+}
+
+/// Checks the protocol descriptors, reads the policy, drops, and forks the sandbox.
+pub(crate) fn supervise(origin: Origin) -> ! {
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
         .iter()
         .all(|&fd| is_pipe_or_socket(fd));
@@ -61,7 +76,11 @@ pub(crate) fn run(version: &OsStr) -> ! {
              missing); it runs nothing",
         );
     }
-    if version != PROTOCOL {
+    let foreign = match &origin {
+        Origin::Image(version) => Some(version).filter(|version| *version != PROTOCOL),
+        Origin::Launcher(_) => None,
+    };
+    if let Some(version) = foreign {
         let _ = privileges::drop_completely();
         answer_and_exit(
             REFUSED,
@@ -86,7 +105,18 @@ pub(crate) fn run(version: &OsStr) -> ! {
             answer_and_exit(REFUSED, failure)
         }
     };
-    let dropped = privileges::sandbox_identity(&policy, caller)
+    let launcher_grants = match &origin {
+        Origin::Launcher(grants) => Some(grants),
+        Origin::Image(_) => None,
+    };
+    if policy.zygote && launcher_grants.is_some() {
+        let _ = privileges::drop_completely();
+        answer_and_exit(
+            REFUSED,
+            Failure::Protocol("a zygote is not started through the launcher".into()),
+        );
+    }
+    let dropped = privileges::sandbox_identity(&policy, caller, launcher_grants)
         .and_then(|identity| privileges::drop_supervisor(identity).map(|()| identity));
     let identity = match dropped {
         Ok(identity) => identity,
@@ -120,7 +150,12 @@ pub(crate) fn run(version: &OsStr) -> ! {
     let sandbox = match sys::fork_single_threaded() {
         Ok(ForkResult::Child) => {
             drop((lifeline, report));
-            serve::run(identity, caller, supervisor, &policy, request)
+            match origin {
+                Origin::Image(_) => serve::run(identity, caller, supervisor, &policy, request),
+                Origin::Launcher(_) => {
+                    crate::launcher::start_image(identity, caller, supervisor, &policy, request)
+                }
+            }
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(error) => answer_and_exit(
@@ -265,7 +300,7 @@ pub(crate) fn children() -> Vec<Pid> {
 }
 
 /// The protocol descriptors are pipes; a zygote's lifeline is a socket.
-fn is_pipe_or_socket(fd: i32) -> bool {
+pub(crate) fn is_pipe_or_socket(fd: i32) -> bool {
     use nix::sys::stat::SFlag;
     nix::sys::stat::fstat(sys::borrow(fd)).is_ok_and(|stat| {
         let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
@@ -280,7 +315,7 @@ fn closed(pipe: &fs::File) -> bool {
 }
 
 /// Answers the caller with a failure frame, says it on stderr too, and exits.
-fn answer_and_exit(code: i32, failure: Failure) -> ! {
+pub(crate) fn answer_and_exit(code: i32, failure: Failure) -> ! {
     let message = failure.to_string();
     let mut response = sys::take_descriptor(RESPONSE_FD);
     let _ = wire::write_frame(&mut response, &Response::Failure(failure));
