@@ -79,19 +79,32 @@ pub(crate) struct Started {
     pub output: Option<[OwnedFd; 2]>,
 }
 
-/// Starts the setcap'd copy (for a root caller, the executable itself) for `function`:
-/// the request, response and report pipes and the child's end of `lifeline` become its
-/// descriptors 3 to 6. With `output`, its stdout and stderr are pipes of its own whose
-/// read ends the caller gets; without, they are `/dev/null`.
+/// Starts the child for `function`: for a root caller the executable itself; for any
+/// other, with `launch` and the launcher installed for this user, the launcher, handed
+/// this executable's image as descriptor 7; otherwise the setcap'd copy. The request,
+/// response and report pipes and the child's end of `lifeline` become its descriptors
+/// 3 to 6. With `output`, its stdout and stderr are pipes of its own whose read ends the
+/// caller gets; without, they are `/dev/null`.
 pub(crate) fn start_child(
     function: &str,
     argv0: &str,
     lifeline: &OwnedFd,
     large_request: bool,
     output: bool,
+    launch: bool,
 ) -> Result<Started, Error> {
-    let program = setup::child_program(function)?;
     let io_error = |source| Error::io(function, source);
+    let root = nix::unistd::geteuid().is_root();
+    let (program, marker, image) = if launch && !root && crate::launcher::usable() {
+        let image = spawn::running_image().map_err(io_error)?;
+        (
+            std::path::PathBuf::from(crate::launcher::LAUNCHER),
+            wire::LAUNCH_MARKER,
+            Some(image),
+        )
+    } else {
+        (setup::child_program(function)?, wire::PROTOCOL, None)
+    };
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
     let (report_read, report_write) = spawn::pipe().map_err(io_error)?;
@@ -104,13 +117,16 @@ pub(crate) fn start_child(
         None
     };
     widen(large_request, &request_write, &response_read);
+    let mut fds = vec![&request_read, &response_write, lifeline, &report_write];
+    fds.extend(image);
     let child = Child::start(
         &program,
         argv0,
+        marker,
         output
             .as_ref()
             .map(|[stdout, stderr]| [&stdout.1, &stderr.1]),
-        [&request_read, &response_write, lifeline, &report_write],
+        &fds,
     )
     .map_err(|source| Repr::Spawn {
         function: function.to_string(),
@@ -155,6 +171,7 @@ fn one_shot(function: &str, policy: &Policy, request: wire::Request) -> Result<E
         &format!("boxed: {function}"),
         &lifeline_read,
         large(&request),
+        true,
         true,
     )?;
     drop(lifeline_read);

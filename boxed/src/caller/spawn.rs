@@ -16,7 +16,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::wire::{CHILD_PATH, MARKER_VAR, PROTOCOL};
+use crate::wire::{CHILD_PATH, MARKER_VAR};
 
 /// A pipe, both ends close-on-exec and numbered 10 or above, so that placing the child's
 /// ends at 3 to 6 can never overwrite another end before it is placed, and no other
@@ -24,6 +24,23 @@ use crate::wire::{CHILD_PATH, MARKER_VAR, PROTOCOL};
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     Ok((high(read)?, high(write)?))
+}
+
+/// This process's own executable, open for reading: the image the launcher starts the
+/// sandbox from. Opened once, at the first call, and kept: it is the file this process
+/// was started from even if that file has since been rebuilt, replaced or deleted.
+pub(crate) fn running_image() -> io::Result<&'static OwnedFd> {
+    static IMAGE: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+    if let Some(image) = IMAGE.get() {
+        return Ok(image);
+    }
+    let image = nix::fcntl::open(
+        "/proc/self/exe",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let image = high(image)?;
+    Ok(IMAGE.get_or_init(|| image))
 }
 
 /// A socket pair for a child, numbered like [`pipe`]'s ends.
@@ -69,13 +86,15 @@ pub(crate) struct Child {
 
 impl Child {
     /// Starts `program` as `argv0`, with stdin `/dev/null`, `stdio` as stdout and stderr
-    /// (`/dev/null` without), an environment of only the fixed `PATH` and the marker,
-    /// every signal at its default and none blocked, and `fds[i]` as descriptor `3 + i`.
+    /// (`/dev/null` without), an environment of only the fixed `PATH` and the marker
+    /// (`marker` as its value), every signal at its default and none blocked, and
+    /// `fds[i]` as descriptor `3 + i`.
     pub(crate) fn start(
         program: &Path,
         argv0: &str,
+        marker: &str,
         stdio: Option<[&OwnedFd; 2]>,
-        fds: [&OwnedFd; 4],
+        fds: &[&OwnedFd],
     ) -> io::Result<Child> {
         let mut actions = PosixSpawnFileActions::init()?;
         actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?;
@@ -103,7 +122,7 @@ impl Child {
         let argv = [c_string(argv0.to_string())?];
         let env = [
             c_string(format!("PATH={CHILD_PATH}"))?,
-            c_string(format!("{MARKER_VAR}={PROTOCOL}"))?,
+            c_string(format!("{MARKER_VAR}={marker}"))?,
         ];
         let pid = posix_spawn(program.as_c_str(), &actions, &attributes, &argv, &env)?;
         // Without pidfds (kernels before 5.3), or if the child is already gone and
