@@ -3,9 +3,10 @@
 #
 # - As root: unit and doc tests, the compile-fail tests, and the tests that act as
 #   several users (tests/tests/*.rs whose name does not start with e2e_).
-# - As the unprivileged user boxed-test, through setcap'd copies: the end-to-end tests
-#   (tests/tests/e2e_*.rs). Their binaries are staged in a directory that user can reach,
-#   and `boxed install` makes their copies, exactly as a user's setup would.
+# - As the unprivileged user boxed-test: the end-to-end tests (tests/tests/e2e_*.rs),
+#   their one-shot calls through the launcher that `boxed setup` installs, their zygotes
+#   through setcap'd copies that `boxed install` makes. Their binaries are staged in a
+#   directory that user can reach.
 #
 # Needs root (it creates users and installs copies); re-runs itself with sudo otherwise.
 # Exits non-zero if any suite fails; no suite is skipped.
@@ -35,6 +36,7 @@ stage=$(mktemp -d /tmp/boxed-e2e.XXXXXX)
 chmod 755 "$stage"
 installed=()
 cleanup() {
+    "$stage/bin/boxed" setup --remove >/dev/null || true
     for exe in "${installed[@]}"; do
         "$stage/bin/boxed" uninstall --user "$caller" "$exe" >/dev/null || true
     done
@@ -74,9 +76,14 @@ for file in tests/tests/*.rs; do
 done
 suite "compile and multi-user tests (root)" cargo test --no-fail-fast -p boxed-tests "${root_tests[@]}"
 
+# The launcher, once, as a machine's setup would: every one-shot call of the end-to-end
+# tests starts through it (zygotes still start from the copies installed above).
+"$stage/bin/boxed" setup --user "$caller" --sandbox-user "$other" --unique-uids
+"$stage/bin/boxed" status
+
 secret="boxed-e2e-secret-$RANDOM$RANDOM"
 for exe in "$stage"/bin/e2e_*; do
-    suite "$(basename "$exe") (as $caller, through its setcap'd copy)" \
+    suite "$(basename "$exe") (as $caller, through the launcher; zygotes through the copy)" \
         runuser -u "$caller" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$caller_home" \
         BOXED_E2E_STAGE="$stage" BOXED_E2E_WORK="$stage/work" BOXED_E2E_SECRET="$secret" \
         BOXED_E2E_OTHER="$other" \

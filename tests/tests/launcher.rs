@@ -1,0 +1,460 @@
+//! Attacks on the launcher, acted out by root as the test users: the launcher started by
+//! hand by a user it does not serve and by the user it serves, with crafted environment,
+//! descriptors and a forged protocol, and with the image of a program that is not a
+//! boxed program.
+//!
+//! Each test installs the launcher for the test user with the staged `boxed setup`, and
+//! removes it when it ends (also when it fails); the tests take turns, since there is one
+//! launcher per machine. Users are played with `runuser`, from an empty environment.
+//!
+//! Root-run: `tests/run.sh` runs this file as root with `BOXED_E2E_STAGE`,
+//! `BOXED_E2E_CALLER` and `BOXED_E2E_OTHER` set. Run any other way, it fails and says so.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use boxed_tests::status_field;
+
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+const ROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const LAUNCHER: &str = "/usr/local/lib/boxed/launcher";
+/// `cap_setuid,cap_setgid+ep` as the kernel stores it (revision 2 `vfs_cap_data`).
+const CAPABILITY_XATTR: [u8; 20] = [
+    1, 0, 0, 2, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// The launcher, installed for the test user while a test holds it.
+struct Installed {
+    stage: PathBuf,
+    caller: String,
+    other: String,
+    /// A directory of this test's own, root's, mode 0755.
+    dir: PathBuf,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Installed {
+    fn new(test: &str) -> Installed {
+        static TURN: Mutex<()> = Mutex::new(());
+        let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "launcher tests act as several users and must run as root; run them with \
+             `bash tests/run.sh`"
+        );
+        let var = |name: &str| {
+            std::env::var(name)
+                .unwrap_or_else(|_| panic!("{name} is not set: run with `bash tests/run.sh`"))
+        };
+        let stage = PathBuf::from(var("BOXED_E2E_STAGE"));
+        let dir = stage.join("launcher").join(test);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("creating the test's directory");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(dir.parent().unwrap(), fs::Permissions::from_mode(0o755)).unwrap();
+        let installed = Installed {
+            stage,
+            caller: var("BOXED_E2E_CALLER"),
+            other: var("BOXED_E2E_OTHER"),
+            dir,
+            _turn: turn,
+        };
+        let out = installed.boxed(&["setup", "--user", &installed.caller]);
+        assert!(out.status.success(), "boxed setup failed:\n{}", show(&out));
+        installed
+    }
+
+    fn boxed(&self, args: &[&str]) -> Output {
+        output(Command::new(self.stage.join("bin/boxed")).args(args))
+    }
+
+    /// A directory the test user owns, for files it writes.
+    fn work(&self) -> PathBuf {
+        let work = self.dir.join("work");
+        fs::create_dir_all(&work).unwrap();
+        let (uid, gid) = ids(&self.caller);
+        nix::unistd::chown(&work, Some(uid.into()), Some(gid.into())).unwrap();
+        work
+    }
+
+    fn compile(&self, name: &str, source: &str, shared: bool) -> PathBuf {
+        let source_file = self.dir.join(format!("{name}.c"));
+        let output_file = self.dir.join(name);
+        fs::write(&source_file, source).unwrap();
+        let mut command = Command::new("cc");
+        if shared {
+            command.args(["-shared", "-fPIC"]);
+        }
+        let out = output(command.arg("-o").arg(&output_file).arg(&source_file));
+        assert!(out.status.success(), "cc {name}.c failed:\n{}", show(&out));
+        fs::set_permissions(&output_file, fs::Permissions::from_mode(0o755)).unwrap();
+        output_file
+    }
+
+    /// A C program, not a boxed program, that prints its credentials, its syscall
+    /// filter mode and environment, and tries to read `secret` and `/etc/passwd` and to
+    /// become root.
+    fn probe(&self, secret: &Path) -> PathBuf {
+        let source = format!(
+            "#include <errno.h>\n#include <fcntl.h>\n#include <stdio.h>\n\
+             #include <string.h>\n#include <unistd.h>\n\
+             extern char **environ;\n\
+             static const char *try_open(const char *path) {{\n\
+             \x20   int fd = open(path, O_RDONLY);\n\
+             \x20   if (fd < 0) return strerror(errno);\n\
+             \x20   close(fd); return \"ok\";\n\
+             }}\n\
+             int main(void) {{\n\
+             \x20   char line[512];\n\
+             \x20   FILE *status = fopen(\"/proc/self/status\", \"r\");\n\
+             \x20   while (status && fgets(line, sizeof line, status))\n\
+             \x20       if (!strncmp(line, \"Uid:\", 4) || !strncmp(line, \"Gid:\", 4) ||\n\
+             \x20           !strncmp(line, \"Groups:\", 7) || !strncmp(line, \"Cap\", 3) ||\n\
+             \x20           !strncmp(line, \"NoNewPrivs:\", 11) || !strncmp(line, \"Seccomp:\", 8))\n\
+             \x20           fputs(line, stdout);\n\
+             \x20   printf(\"open secret: %s\\n\", try_open(\"{}\"));\n\
+             \x20   printf(\"open passwd: %s\\n\", try_open(\"/etc/passwd\"));\n\
+             \x20   printf(\"setuid 0: %s\\n\", setuid(0) == 0 ? \"ok\" : strerror(errno));\n\
+             \x20   for (char **e = environ; *e; e++) printf(\"env %s\\n\", *e);\n\
+             \x20   printf(\"PROBE RAN\\n\");\n\
+             \x20   return 0;\n\
+             }}\n",
+            secret.display()
+        );
+        self.compile("probe", &source, false)
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let out = self.boxed(&["setup", "--remove"]);
+        if !out.status.success() {
+            eprintln!("cleanup: boxed setup --remove failed:\n{}", show(&out));
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn ids(user: &str) -> (u32, u32) {
+    let user = nix::unistd::User::from_name(user)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no user {user}: run with `bash tests/run.sh`"));
+    (user.uid.as_raw(), user.gid.as_raw())
+}
+
+fn output(command: &mut Command) -> Output {
+    command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"))
+}
+
+fn as_user(user: &str, program: impl AsRef<OsStr>, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("runuser");
+    command
+        .env_clear()
+        .env("PATH", ROOT_PATH)
+        .current_dir("/")
+        .args(["-u", user, "--", "env", "-i"])
+        .arg(format!("PATH={PATH}"));
+    for (name, value) in vars {
+        command.arg(format!("{name}={value}"));
+    }
+    output(command.arg(program).args(args))
+}
+
+/// Starts the launcher as `user` with a forged protocol: `policy` as the request's head
+/// (after its 4-byte length), the response and report pipes read and dropped, a
+/// lifeline held open for three seconds, and `image` (any path) as descriptor 7.
+fn forge(user: &str, image: &str, policy: &str, vars: &[(&str, &str)]) -> Output {
+    let script = r#"
+        launcher=$0 image=$1 policy=$2
+        hex=$(printf '%08x' "${#policy}")
+        length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
+        "$launcher" 3< <(printf "$length"; printf '%s' "$policy"; sleep 3) \
+            4> >(cat >/dev/null) 5< <(sleep 3) 6> >(cat >/dev/null) 7<"$image"
+        echo "launcher exit $?"
+    "#;
+    as_user(
+        user,
+        "bash",
+        &["-c", script, LAUNCHER, image, policy],
+        vars,
+    )
+}
+
+fn default_policy() -> String {
+    serde_json::to_string(&boxed::Policy::new()).unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// A secret file of the test user: mode 0600 in its own directory.
+fn secret_of(installed: &Installed) -> PathBuf {
+    let secret = installed.work().join("secret");
+    fs::write(&secret, "launcher-test-secret").unwrap();
+    let (uid, gid) = ids(&installed.caller);
+    nix::unistd::chown(&secret, Some(uid.into()), Some(gid.into())).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    secret
+}
+
+#[test]
+fn the_launcher_is_roots_runnable_by_its_users_alone_and_carries_two_capabilities() {
+    let installed = Installed::new("layout");
+    let metadata = fs::metadata(LAUNCHER).expect("the launcher is installed");
+    assert_eq!(metadata.uid(), 0);
+    assert_eq!(metadata.gid(), 0);
+    assert_eq!(metadata.mode() & 0o7777, 0o550);
+    assert_eq!(
+        xattr::get(LAUNCHER, "security.capability").unwrap(),
+        Some(CAPABILITY_XATTR.to_vec())
+    );
+    // It is the boxed command itself, never a user's build.
+    assert_eq!(
+        fs::read(LAUNCHER).unwrap(),
+        fs::read(installed.stage.join("bin/boxed")).unwrap()
+    );
+    let out = installed.boxed(&["status"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains(&format!("current, for {}", installed.caller)),
+        "{}",
+        show(&out)
+    );
+    // Running setup again changes nothing.
+    let before = fs::read(LAUNCHER).unwrap();
+    let out = installed.boxed(&["setup", "--user", &installed.caller]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(fs::read(LAUNCHER).unwrap(), before);
+    assert!(installed.boxed(&["status"]).status.success());
+
+    // The user it is not for cannot even execute it; the one it is for can.
+    let out = as_user(&installed.other, LAUNCHER, &[], &[]);
+    assert_eq!(out.status.code(), Some(126), "{}", show(&out));
+    assert!(stderr(&out).contains("Permission denied"), "{}", show(&out));
+    let out = as_user(&installed.caller, LAUNCHER, &[], &[]);
+    assert_eq!(out.status.code(), Some(126), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("cannot be started directly"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_user_it_does_not_serve_gets_nothing_even_with_the_protocol() {
+    let installed = Installed::new("other");
+    let secret = secret_of(&installed);
+    let probe = installed.probe(&secret);
+    let probe = probe.to_str().unwrap();
+    let out = forge(&installed.other, probe, &default_policy(), &[]);
+    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert!(stderr(&out).contains("Permission denied"), "{}", show(&out));
+    // Control: the user it serves gets the probe run, as nobody.
+    let out = forge(&installed.caller, probe, &default_policy(), &[]);
+    assert!(stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert_eq!(
+        status_field(&stdout(&out), "Uid"),
+        "65534\t65534\t65534\t65534"
+    );
+}
+
+#[test]
+fn a_foreign_image_runs_as_nobody_confined_before_its_first_instruction() {
+    let installed = Installed::new("foreign");
+    let secret = secret_of(&installed);
+    let probe = installed.probe(&secret);
+    let probe = probe.to_str().unwrap();
+
+    // Control: run directly, the probe is the user, unconfined, and reads both files.
+    let direct = as_user(&installed.caller, probe, &[], &[]);
+    let lines = stdout(&direct);
+    let (uid, _) = ids(&installed.caller);
+    assert!(
+        status_field(&lines, "Uid").starts_with(&uid.to_string()),
+        "{}",
+        show(&direct)
+    );
+    assert!(lines.contains("open secret: ok"), "{}", show(&direct));
+    assert!(lines.contains("open passwd: ok"), "{}", show(&direct));
+    assert_eq!(status_field(&lines, "Seccomp"), "0");
+
+    // Through the launcher, with a crafted environment that the launcher must not pass on.
+    let out = forge(
+        &installed.caller,
+        probe,
+        &default_policy(),
+        &[
+            ("LD_LIBRARY_PATH", "/nonexistent"),
+            ("BOXED_POLICY", "{}"),
+            ("ATTACKER", "1"),
+        ],
+    );
+    let lines = stdout(&out);
+    assert!(lines.contains("PROBE RAN"), "{}", show(&out));
+    assert_eq!(status_field(&lines, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(&lines, "Gid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(&lines, "Groups"), "");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(status_field(&lines, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(status_field(&lines, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&lines, "Seccomp"), "2", "{}", show(&out));
+    assert!(
+        lines.contains("open secret: Permission denied"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        lines.contains("open passwd: Permission denied"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        lines.contains("setuid 0: Operation not permitted"),
+        "{}",
+        show(&out)
+    );
+    let env: Vec<&str> = lines
+        .lines()
+        .filter_map(|line| line.strip_prefix("env "))
+        .collect();
+    assert_eq!(env.len(), 3, "{env:?}");
+    assert!(env.contains(&format!("PATH={PATH}").as_str()), "{env:?}");
+    assert!(env.contains(&"BOXED_SANDBOX=image-2"), "{env:?}");
+    assert!(env.iter().any(|var| var.starts_with("BOXED_POLICY={\"")), "{env:?}");
+    assert!(lines.contains("launcher exit 0"), "{}", show(&out));
+}
+
+#[test]
+fn the_launcher_refuses_descriptors_and_policies_it_does_not_expect() {
+    let installed = Installed::new("descriptors");
+    let secret = secret_of(&installed);
+    let probe = installed.probe(&secret);
+    let probe = probe.to_str().unwrap();
+    // A directory as the image would widen the launcher's Landlock layer to a tree.
+    let out = forge(&installed.caller, "/", &default_policy(), &[]);
+    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("descriptor 7 is not an open regular file"),
+        "{}",
+        show(&out)
+    );
+    assert!(stdout(&out).contains("launcher exit 126"), "{}", show(&out));
+    // A zygote is not started through it.
+    let zygote = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
+    let out = forge(&installed.caller, probe, &zygote, &[]);
+    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("zygote is not started through the launcher"),
+        "{}",
+        show(&out)
+    );
+    // A policy that is not JSON.
+    let out = forge(&installed.caller, probe, "not json", &[]);
+    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert!(stderr(&out).contains("malformed policy"), "{}", show(&out));
+    // A policy asking for an identity root did not allow, or for root.
+    for user in ["root", &installed.other] {
+        let policy = serde_json::to_string(&boxed::Policy::new().user(user)).unwrap();
+        let out = forge(&installed.caller, probe, &policy, &[]);
+        assert!(!stdout(&out).contains("PROBE RAN"), "{user}: {}", show(&out));
+        assert!(
+            stderr(&out).contains(&format!("the user `{user}`")),
+            "{user}: {}",
+            show(&out)
+        );
+    }
+    // Control: the same forged protocol with the probe and the default policy runs it.
+    let out = forge(&installed.caller, probe, &default_policy(), &[]);
+    assert!(stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+}
+
+#[test]
+fn ld_preload_never_runs_in_the_launcher() {
+    let installed = Installed::new("preload");
+    let marker = installed.work().join("preloaded");
+    let source = format!(
+        "#include <fcntl.h>\n#include <unistd.h>\n\
+         unsigned int la_version(unsigned int version) {{ return version; }}\n\
+         __attribute__((constructor)) static void boxed_test_preload(void) {{\n\
+         \x20   int fd = open(\"{}\", O_WRONLY | O_CREAT | O_TRUNC, 0644);\n\
+         \x20   if (fd >= 0) close(fd);\n\
+         \x20   write(2, \"PRELOAD RAN\\n\", 12);\n\
+         }}\n",
+        marker.display()
+    );
+    let library = installed.compile("preload.so", &source, true);
+    let library = library.to_str().unwrap();
+    for variable in ["LD_PRELOAD", "LD_AUDIT"] {
+        // Control: the library loads into an ordinary program of the same user.
+        let out = as_user(&installed.caller, "/bin/true", &[], &[(variable, library)]);
+        assert!(stderr(&out).contains("PRELOAD RAN"), "{variable}\n{}", show(&out));
+        assert!(marker.exists(), "{variable} control made no marker");
+        fs::remove_file(&marker).unwrap();
+        for sandbox_marker in [None, Some("launch-2"), Some("image-2"), Some("2")] {
+            let mut vars = vec![(variable, library)];
+            vars.extend(sandbox_marker.map(|value| ("BOXED_SANDBOX", value)));
+            let out = as_user(&installed.caller, LAUNCHER, &[], &vars);
+            let context = format!("{variable} {sandbox_marker:?}\n{}", show(&out));
+            assert!(!stderr(&out).contains("PRELOAD RAN"), "{context}");
+            assert!(!marker.exists(), "{context}");
+            assert_eq!(out.status.code(), Some(126), "{context}");
+        }
+    }
+}
+
+#[test]
+fn an_image_started_by_hand_refuses_to_serve_unconfined() {
+    let installed = Installed::new("image");
+    let program = installed.stage.join("bin/boxed-test-caller");
+    // Started as the launcher starts images, but by the user itself: it is not the
+    // sandbox identity with no_new_privs, so it refuses before reading its request.
+    let script = r#"
+        "$0" 3< <(sleep 2) 4> >(cat) 
+        echo "image exit $?"
+    "#;
+    let out = as_user(
+        &installed.caller,
+        "bash",
+        &["-c", script, program.to_str().unwrap()],
+        &[("BOXED_SANDBOX", "image-2"), ("BOXED_POLICY", &default_policy())],
+    );
+    assert!(!stdout(&out).contains("MAIN RAN"), "{}", show(&out));
+    assert!(stdout(&out).contains("image exit 125"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("no_new_privs is not set"),
+        "{}",
+        show(&out)
+    );
+    // Control: started through the launcher, the same program's sandboxed call runs as
+    // nobody.
+    let out = as_user(&installed.caller, &program, &["credentials"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        status_field(&stdout(&out), "Uid"),
+        "65534\t65534\t65534\t65534",
+        "{}",
+        show(&out)
+    );
+}
