@@ -1,6 +1,6 @@
 //! Run individual Rust functions in a sandbox.
 //!
-//! ```no_run
+//! ```
 //! #[boxed::sandboxed]
 //! fn word_count(text: &str) -> usize {
 //!     text.split_whitespace().count()
@@ -70,7 +70,7 @@ pub use support::{KernelSupport, kernel_support};
 
 /// Runs every call of the function in a fresh child process, as `nobody`.
 ///
-/// ```no_run
+/// ```
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize, Debug)]
@@ -105,7 +105,7 @@ pub use support::{KernelSupport, kernel_support};
 /// checked at compile time (see [`Policy`] for what each one does, and the README's
 /// policy table for the defaults):
 ///
-/// ```no_run
+/// ```
 /// #[boxed::sandboxed(
 ///     timeout = "2s",          // wall clock: ns, us, ms, s, m, h
 ///     cpu_time = "1s",

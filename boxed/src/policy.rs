@@ -37,7 +37,7 @@ pub enum Enforcement {
 /// `#[sandboxed(...)]` sets a function's policy at compile time. A call site can run any
 /// sandboxed function under another policy, which replaces the attribute's entirely:
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 ///
 /// #[boxed::sandboxed(timeout = "1s")]
@@ -48,7 +48,7 @@ pub enum Enforcement {
 /// let policy = boxed::Policy::new()
 ///     .timeout(Duration::from_secs(10))
 ///     .memory(512 << 20)
-///     .read("/usr/share/fonts");
+///     .read("/usr/share");
 /// let bytes = policy.run(|| render("large document".into()));
 /// // The fallible form works inside it too.
 /// let result = policy.run(|| boxed::try_call(|| render("x".into())));
@@ -140,7 +140,7 @@ impl Policy {
     /// [`ErrorKind::ResponseLimit`](crate::ErrorKind::ResponseLimit). Enforced by the
     /// caller, so it is the same through a zygote.
     ///
-    /// ```no_run
+    /// ```
     /// #[boxed::sandboxed(max_response = "4KiB")]
     /// fn summary(text: String) -> String {
     ///     text.chars().take(100).collect()

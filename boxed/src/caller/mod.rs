@@ -327,7 +327,7 @@ struct Captured(Error);
 /// Calls `f`, and returns the first failure of a sandboxed call made in it as `Err`,
 /// whatever the sandboxed function's result type is.
 ///
-/// ```no_run
+/// ```
 /// #[boxed::sandboxed]
 /// fn add(a: u64, b: u64) -> u64 {
 ///     a + b
