@@ -35,8 +35,13 @@ target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_direc
 stage=$(mktemp -d /tmp/boxed-e2e.XXXXXX)
 chmod 755 "$stage"
 installed=()
+# One launcher per machine: the one installed before the tests is put back after them.
+launcher=/usr/local/lib/boxed/launcher
+mkdir "$stage/saved"
+[ ! -e "$launcher.json" ] || cp -a "$launcher" "$launcher.json" "$stage/saved/"
 cleanup() {
     "$stage/bin/boxed" setup --remove >/dev/null || true
+    [ ! -e "$stage/saved/launcher.json" ] || cp -a "$stage/saved/launcher" "$stage/saved/launcher.json" "$(dirname "$launcher")/"
     for exe in "${installed[@]}"; do
         "$stage/bin/boxed" uninstall --user "$caller" "$exe" >/dev/null || true
     done
