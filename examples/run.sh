@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Runs the quickstart end to end, as boxed is meant to be used: built, given its
-# setcap'd copy by `boxed install` (root), then run by an unprivileged user.
+# Builds the quickstart (release) and runs it as an unprivileged user, through the
+# launcher that `boxed setup` installs once per machine.
 #
-# As root, the program is staged where the user `boxed-demo` (created if missing) can run
-# it and is run as that user. As anyone else, `sudo` installs the copy for you and the
-# program runs as you.
+# As root: sets the launcher up for the user `boxed-demo` (created if missing), runs the
+# quickstart as that user from a directory it can reach, and puts back the launcher
+# setup the machine had before. As anyone else: if the launcher does not serve you yet,
+# `sudo` sets it up for you (once), and the program runs as you.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p boxed -p boxed-examples
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 boxed="$target/release/boxed"
 program="$target/release/quickstart"
+launcher=/usr/local/lib/boxed/launcher
 
 if [ "$(id -u)" != 0 ]; then
-    sudo "$boxed" install "$program"
+    [ -x "$launcher" ] || sudo "$boxed" setup --user "$(id -un)"
     exec "$program"
 fi
 
@@ -21,8 +23,16 @@ user=boxed-demo
 id -u "$user" >/dev/null 2>&1 || useradd --user-group --shell /bin/sh "$user"
 stage=$(mktemp -d /tmp/boxed-demo.XXXXXX)
 chmod 755 "$stage"
-trap '"$boxed" uninstall --user "$user" "$stage/quickstart" >/dev/null; rm -rf "$stage"' EXIT
+# One launcher per machine: keep the one installed before, and put it back after.
+mkdir "$stage/saved"
+[ ! -e "$launcher.json" ] || cp -a "$launcher" "$launcher.json" "$stage/saved/"
+restore() {
+    "$boxed" setup --remove >/dev/null
+    [ ! -e "$stage/saved/launcher.json" ] || cp -a "$stage/saved/launcher" "$stage/saved/launcher.json" "$(dirname "$launcher")/"
+    rm -rf "$stage"
+}
+trap restore EXIT
 cp "$program" "$stage/quickstart"
-"$boxed" install --user "$user" "$stage/quickstart"
+"$boxed" setup --user "$user"
 echo "running the quickstart as $user:"
 runuser -u "$user" -- "$stage/quickstart"

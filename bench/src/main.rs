@@ -1,13 +1,13 @@
 //! What a sandboxed call costs, measured in one run, as an unprivileged caller through
-//! the setcap'd copy, the way boxed is used.
+//! the launcher (one-shot calls) and the setcap'd copy (zygotes), the way boxed is used.
 //!
 //! Every row is compared with the floor: a spawn and wait of this same binary doing
 //! nothing. Beside it: an in-process call and a thread, a start of the setcap'd copy on
 //! its own, payloads of 1 MiB and 64 MiB through a sandboxed echo (beside the JSON work
 //! and the pipe transfer they need), and calls per second from one and two threads.
 //!
-//! Run it with `bash bench/run.sh`, which builds it, installs its copy for the user
-//! `boxed-test` and runs it as that user. Flags:
+//! Run it with `bash bench/run.sh`, which builds it, sets the launcher up and installs
+//! its copy for the user `boxed-test`, and runs it as that user. Flags:
 //!
 //! - `--iterations N`: samples of each process and 1 MiB row, and sandboxed calls of each
 //!   concurrency row (default 300);
