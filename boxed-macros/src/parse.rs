@@ -362,3 +362,41 @@ pub fn peel(mut ty: &Type) -> &Type {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Sizes and durations as the attribute reads them.
+    use super::*;
+
+    fn lit(text: &str) -> LitStr {
+        LitStr::new(text, proc_macro2::Span::call_site())
+    }
+
+    #[test]
+    fn durations_in_every_unit() {
+        let nanos = |text: &str| duration(&lit(text)).map(|d| d.value).ok();
+        assert_eq!(nanos("250ms"), Some(250_000_000));
+        assert_eq!(nanos("2s"), Some(2_000_000_000));
+        assert_eq!(nanos("5m"), Some(300_000_000_000));
+        assert_eq!(nanos("1h"), Some(3_600_000_000_000));
+        assert_eq!(nanos("7us"), Some(7_000));
+        assert_eq!(nanos("3ns"), Some(3));
+        for bad in ["", "2", "0s", "-1s", "1.5s", "2 days", "99999999999h"] {
+            assert_eq!(nanos(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_binary_and_decimal() {
+        let bytes = |text: &str| size(&lit(text)).map(|s| s.value).ok();
+        assert_eq!(bytes("512"), Some(512));
+        assert_eq!(bytes("64KiB"), Some(64 << 10));
+        assert_eq!(bytes("256MiB"), Some(256 << 20));
+        assert_eq!(bytes("1GiB"), Some(1 << 30));
+        assert_eq!(bytes("10MB"), Some(10_000_000));
+        assert_eq!(bytes("2kB"), Some(2_000));
+        for bad in ["", "0", "0MiB", "1.5GiB", "5 lots", "99999999999999TiB"] {
+            assert_eq!(bytes(bad), None, "{bad:?}");
+        }
+    }
+}

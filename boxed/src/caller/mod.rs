@@ -364,3 +364,101 @@ pub fn try_call<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! How a call's outcome is decided from what came back, without any process.
+    use super::*;
+    use std::time::Duration;
+
+    fn exchange(
+        received: Result<Option<Response>, FrameError>,
+        report: Option<Report>,
+    ) -> Exchange {
+        Exchange {
+            sent: Ok(()),
+            received,
+            report,
+        }
+    }
+
+    fn json(text: &[u8]) -> crate::wire::Payload {
+        crate::wire::Payload {
+            json: text.to_vec(),
+            attachments: Vec::new(),
+        }
+    }
+
+    fn ended(ending: Ending, timed_out: bool, cpu_seconds: f64) -> Option<Report> {
+        Some(Report {
+            ending,
+            timed_out,
+            cpu_seconds,
+        })
+    }
+
+    fn kind(policy: &Policy, exchange: Exchange) -> ErrorKind {
+        decide::<u64>("f".into(), policy, exchange)
+            .expect_err("the call should fail")
+            .kind()
+    }
+
+    use crate::ErrorKind;
+
+    #[test]
+    fn a_result_frame_is_the_value_and_a_bad_one_is_a_decode_error() {
+        let policy = Policy::new();
+        let ok = decide::<u64>(
+            "f".into(),
+            &policy,
+            exchange(Ok(Some(Response::Result(json(b"5")))), None),
+        );
+        assert_eq!(ok.expect("a value"), 5);
+        let bad = exchange(Ok(Some(Response::Result(json(b"\"five\"")))), None);
+        assert_eq!(kind(&policy, bad), ErrorKind::DecodeResponse);
+    }
+
+    #[test]
+    fn no_answer_is_told_apart_by_how_the_sandbox_ended() {
+        let policy = Policy::new();
+        let signaled = exchange(Ok(None), ended(Ending::Signaled(libc::SIGSEGV), false, 0.0));
+        assert_eq!(kind(&policy, signaled), ErrorKind::Signal);
+        let exited = exchange(Ok(None), ended(Ending::Exited(3), false, 0.0));
+        assert_eq!(kind(&policy, exited), ErrorKind::NoAnswer);
+        let unknown = exchange(Ok(None), None);
+        assert_eq!(kind(&policy, unknown), ErrorKind::Protocol);
+        let too_large = exchange(
+            Err(FrameError::TooLarge {
+                announced: 10,
+                limit: 5,
+            }),
+            None,
+        );
+        assert_eq!(kind(&policy, too_large), ErrorKind::ResponseLimit);
+    }
+
+    #[test]
+    fn limits_are_named_only_when_the_policy_set_them() {
+        let timed = Policy::new().timeout(Duration::from_secs(1));
+        let killed = || exchange(Ok(None), ended(Ending::Signaled(libc::SIGKILL), true, 0.0));
+        assert_eq!(kind(&timed, killed()), ErrorKind::Timeout);
+        // The same end without a timeout in the policy is a plain signal.
+        assert_eq!(kind(&Policy::new(), killed()), ErrorKind::Signal);
+
+        let cpu = Policy::new().cpu_time(Duration::from_millis(1500));
+        let spun = |seconds| {
+            exchange(
+                Ok(None),
+                ended(Ending::Signaled(libc::SIGKILL), false, seconds),
+            )
+        };
+        // The limit is whole seconds, rounded up: 2 s here.
+        assert_eq!(kind(&cpu, spun(1.99)), ErrorKind::CpuLimit);
+        assert_eq!(kind(&cpu, spun(1.0)), ErrorKind::Signal);
+
+        let fsize = Policy::new().max_file_size(1 << 20);
+        let wrote = || exchange(Ok(None), ended(Ending::Signaled(libc::SIGXFSZ), false, 0.0));
+        assert_eq!(kind(&fsize, wrote()), ErrorKind::FileSizeLimit);
+        assert_eq!(kind(&Policy::new(), wrote()), ErrorKind::Signal);
+    }
+}

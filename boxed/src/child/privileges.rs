@@ -71,6 +71,25 @@ pub(crate) fn sandbox_identity(
         let copy = step("reading /proc/self/exe", fs::read_link("/proc/self/exe"))?;
         step("reading the copy's manifest", setup::grants_of_copy(&copy))
     };
+    let passwd = || step("reading /etc/passwd", fs::read_to_string("/etc/passwd"));
+    choose_identity(
+        policy,
+        caller,
+        unistd::getpid().as_raw() as u32,
+        grants,
+        |name| user_in_passwd(&passwd()?, name),
+    )
+}
+
+/// The decision of [`sandbox_identity`], with what it reads handed in: `grants` what
+/// root allowed, `lookup` a user's ids, `pid` the supervisor's.
+fn choose_identity(
+    policy: &Policy,
+    caller: Uid,
+    pid: u32,
+    grants: impl Fn() -> Step<Grants>,
+    lookup: impl Fn(&str) -> Step<Identity>,
+) -> Step<Identity> {
     let identity = if policy.unique_uid {
         if !grants()?.unique_uids {
             return Err(
@@ -79,14 +98,14 @@ pub(crate) fn sandbox_identity(
                     .into(),
             );
         }
-        let uid = UNIQUE_UID_BASE + unistd::getpid().as_raw() as u32;
+        let uid = UNIQUE_UID_BASE + pid;
         Identity {
             uid: Uid::from_raw(uid),
             gid: Gid::from_raw(uid),
         }
     } else {
         let name = policy.user.as_deref().unwrap_or("nobody");
-        let identity = user_from_passwd(name)?;
+        let identity = lookup(name)?;
         if identity.uid.is_root() {
             return Err(format!(
                 "the policy asks for the user `{name}`, which is root"
@@ -117,9 +136,9 @@ pub(crate) fn sandbox_identity(
     Ok(identity)
 }
 
-/// A user and its primary group, read from `/etc/passwd` without NSS modules.
-fn user_from_passwd(name: &str) -> Step<Identity> {
-    let passwd = step("reading /etc/passwd", fs::read_to_string("/etc/passwd"))?;
+/// A user and its primary group, from the text of `/etc/passwd` (read directly,
+/// without NSS modules).
+fn user_in_passwd(passwd: &str, name: &str) -> Step<Identity> {
     let fields: Vec<&str> = passwd
         .lines()
         .map(|line| line.split(':').collect::<Vec<_>>())
@@ -340,5 +359,77 @@ fn single_threaded() -> Step {
             "{count} threads are running before the privilege drop; expected one"
         )),
         None => Err("/proc/self/stat has no thread count".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The identity a sandbox gets, decided without reading anything of the machine.
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0::/root:/bin/sh\n\
+                          nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n\
+                          ann:x:1000:1000::/home/ann:/bin/sh\n\
+                          eve:x:1001:1001::/home/eve:/bin/sh\n\
+                          odd:x:zz:1002::/:/bin/sh\n";
+
+    fn choose(policy: &Policy, caller: u32, grants: Grants) -> Step<Identity> {
+        choose_identity(
+            policy,
+            Uid::from_raw(caller),
+            77,
+            || Ok(grants.clone()),
+            |name| user_in_passwd(PASSWD, name),
+        )
+    }
+
+    fn uid(result: Step<Identity>) -> Result<u32, String> {
+        result.map(|identity| identity.uid.as_raw())
+    }
+
+    #[test]
+    fn the_default_is_nobody_for_any_caller() {
+        assert_eq!(
+            uid(choose(&Policy::new(), 1000, Grants::default())),
+            Ok(65534)
+        );
+        assert_eq!(uid(choose(&Policy::new(), 0, Grants::default())), Ok(65534));
+    }
+
+    #[test]
+    fn another_user_only_if_root_allowed_it_and_never_root_or_the_caller() {
+        let eve = Policy::new().user("eve");
+        let allowed = Grants {
+            sandbox_users: vec!["eve".into()],
+            unique_uids: false,
+        };
+        assert_eq!(uid(choose(&eve, 1000, allowed.clone())), Ok(1001));
+        let refused = choose(&eve, 1000, Grants::default()).unwrap_err();
+        assert!(refused.contains("--sandbox-user eve"), "{refused}");
+        // A root caller may choose freely.
+        assert_eq!(uid(choose(&eve, 0, Grants::default())), Ok(1001));
+        // Never root, never the caller itself, even when "allowed".
+        let root = choose(&Policy::new().user("root"), 0, Grants::default()).unwrap_err();
+        assert!(root.contains("which is root"), "{root}");
+        let own = choose(&eve, 1001, allowed).unwrap_err();
+        assert!(own.contains("caller's own uid"), "{own}");
+        let missing = choose(&Policy::new().user("zed"), 0, Grants::default()).unwrap_err();
+        assert!(missing.contains("no user `zed`"), "{missing}");
+        let malformed = choose(&Policy::new().user("odd"), 0, Grants::default()).unwrap_err();
+        assert!(malformed.contains("malformed"), "{malformed}");
+    }
+
+    #[test]
+    fn a_unique_uid_is_the_base_plus_the_supervisors_pid_when_allowed() {
+        let unique = Policy::new().unique_uid(true);
+        let allowed = Grants {
+            sandbox_users: Vec::new(),
+            unique_uids: true,
+        };
+        let identity = choose(&unique, 1000, allowed).unwrap();
+        assert_eq!(identity.uid.as_raw(), UNIQUE_UID_BASE + 77);
+        assert_eq!(identity.gid.as_raw(), UNIQUE_UID_BASE + 77);
+        let refused = choose(&unique, 1000, Grants::default()).unwrap_err();
+        assert!(refused.contains("--unique-uids"), "{refused}");
     }
 }
