@@ -179,12 +179,7 @@ fn forge(user: &str, image: &str, policy: &str, vars: &[(&str, &str)]) -> Output
             4> >(cat >/dev/null) 5< <(sleep 3) 6> >(cat >/dev/null) 7<"$image"
         echo "launcher exit $?"
     "#;
-    as_user(
-        user,
-        "bash",
-        &["-c", script, LAUNCHER, image, policy],
-        vars,
-    )
+    as_user(user, "bash", &["-c", script, LAUNCHER, image, policy], vars)
 }
 
 fn default_policy() -> String {
@@ -342,7 +337,10 @@ fn a_foreign_image_runs_as_nobody_confined_before_its_first_instruction() {
     assert_eq!(env.len(), 3, "{env:?}");
     assert!(env.contains(&format!("PATH={PATH}").as_str()), "{env:?}");
     assert!(env.contains(&"BOXED_SANDBOX=image-2"), "{env:?}");
-    assert!(env.iter().any(|var| var.starts_with("BOXED_POLICY={\"")), "{env:?}");
+    assert!(
+        env.iter().any(|var| var.starts_with("BOXED_POLICY={\"")),
+        "{env:?}"
+    );
     assert!(lines.contains("launcher exit 0"), "{}", show(&out));
 }
 
@@ -378,7 +376,11 @@ fn the_launcher_refuses_descriptors_and_policies_it_does_not_expect() {
     for user in ["root", &installed.other] {
         let policy = serde_json::to_string(&boxed::Policy::new().user(user)).unwrap();
         let out = forge(&installed.caller, probe, &policy, &[]);
-        assert!(!stdout(&out).contains("PROBE RAN"), "{user}: {}", show(&out));
+        assert!(
+            !stdout(&out).contains("PROBE RAN"),
+            "{user}: {}",
+            show(&out)
+        );
         assert!(
             stderr(&out).contains(&format!("the user `{user}`")),
             "{user}: {}",
@@ -409,7 +411,11 @@ fn ld_preload_never_runs_in_the_launcher() {
     for variable in ["LD_PRELOAD", "LD_AUDIT"] {
         // Control: the library loads into an ordinary program of the same user.
         let out = as_user(&installed.caller, "/bin/true", &[], &[(variable, library)]);
-        assert!(stderr(&out).contains("PRELOAD RAN"), "{variable}\n{}", show(&out));
+        assert!(
+            stderr(&out).contains("PRELOAD RAN"),
+            "{variable}\n{}",
+            show(&out)
+        );
         assert!(marker.exists(), "{variable} control made no marker");
         fs::remove_file(&marker).unwrap();
         for sandbox_marker in [None, Some("launch-2"), Some("image-2"), Some("2")] {
@@ -438,7 +444,10 @@ fn an_image_started_by_hand_refuses_to_serve_unconfined() {
         &installed.caller,
         "bash",
         &["-c", script, program.to_str().unwrap()],
-        &[("BOXED_SANDBOX", "image-2"), ("BOXED_POLICY", &default_policy())],
+        &[
+            ("BOXED_SANDBOX", "image-2"),
+            ("BOXED_POLICY", &default_policy()),
+        ],
     );
     assert!(!stdout(&out).contains("MAIN RAN"), "{}", show(&out));
     assert!(stdout(&out).contains("image exit 125"), "{}", show(&out));
@@ -449,6 +458,56 @@ fn an_image_started_by_hand_refuses_to_serve_unconfined() {
     );
     // Control: started through the launcher, the same program's sandboxed call runs as
     // nobody.
+    let out = as_user(&installed.caller, &program, &["credentials"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        status_field(&stdout(&out), "Uid"),
+        "65534\t65534\t65534\t65534",
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn the_running_image_is_what_runs_even_once_its_file_is_deleted() {
+    let installed = Installed::new("deleted");
+    let work = installed.work();
+    let program = work.join("caller");
+    fs::copy(installed.stage.join("bin/boxed-test-caller"), &program).unwrap();
+    let (uid, gid) = ids(&installed.caller);
+    nix::unistd::chown(&program, Some(uid.into()), Some(gid.into())).unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    // Control: the file is there while it runs normally.
+    let out = as_user(&installed.caller, &program, &["credentials"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(program.exists());
+    // It deletes its own file, then calls: the sandbox still runs its image, as nobody.
+    let out = as_user(&installed.caller, &program, &["unlink-self"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!program.exists(), "the program did not delete itself");
+    assert_eq!(
+        status_field(&stdout(&out), "Uid"),
+        "65534\t65534\t65534\t65534",
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn an_image_nobody_may_execute_fails_with_the_fix_in_the_message() {
+    let installed = Installed::new("private");
+    let work = installed.work();
+    let program = work.join("caller");
+    fs::copy(installed.stage.join("bin/boxed-test-caller"), &program).unwrap();
+    let (uid, gid) = ids(&installed.caller);
+    nix::unistd::chown(&program, Some(uid.into()), Some(gid.into())).unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o700)).unwrap();
+    let out = as_user(&installed.caller, &program, &["credentials"], &[]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(!stdout(&out).contains("Uid:"), "{}", show(&out));
+    assert!(stderr(&out).contains("chmod o+x"), "{}", show(&out));
+    // Control: the same file with execute permission for others works.
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o701)).unwrap();
     let out = as_user(&installed.caller, &program, &["credentials"], &[]);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(

@@ -2,6 +2,8 @@
 //! running the installed copy directly.
 //!
 //! `boxed-test-caller sleep` calls a sandboxed function that prints its pid and sleeps;
+//! `boxed-test-caller unlink-self` deletes its own executable, then does what
+//! `credentials` does (prints the credential lines of a sandbox);
 //! `boxed-test-caller caps` prints this process's own capabilities from `main`;
 //! `boxed-test-caller sigpipe` puts `SIGPIPE` back to its default, then calls a sandbox
 //! that stops at its memory limit while it reads a 96 MiB argument, without and with a
@@ -61,6 +63,12 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("sleep") => sleep_forever(),
         Some("credentials") => println!("{}", credentials()),
+        Some("unlink-self") => {
+            // The file this process runs from goes away before its first call.
+            let exe = std::env::current_exe().expect("current_exe");
+            std::fs::remove_file(&exe).expect("removing its own executable");
+            println!("{}", credentials());
+        }
         Some("doctor") => {
             let support = boxed::kernel_support();
             println!("{support}");
