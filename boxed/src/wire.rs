@@ -62,6 +62,10 @@ pub const LAUNCH_MARKER: &str = "launch-2";
 /// The marker's value in an image the launcher started: it is the sandbox, already
 /// dropped and confined by the launcher, and finishes its confinement itself.
 pub const IMAGE_MARKER: &str = "image-2";
+/// The marker's value in an image the launcher executed as a zygote: it runs with the
+/// supervisor's uids (the caller's real uid, the sandbox identity as effective and saved
+/// uid), already confined by the launcher, and becomes the zygote.
+pub const ZYGOTE_IMAGE_MARKER: &str = "zygote-image-2";
 /// The variable in which the launcher hands the policy to the image it starts.
 pub const POLICY_VAR: &str = "BOXED_POLICY";
 /// The only other variable in the child's environment.

@@ -55,11 +55,19 @@ pub(crate) fn apply(policy: &Policy) -> Result<(), Failure> {
 /// The launcher's layer, before it starts `image` (a regular file): the policy's grants,
 /// the runtime's, execute and read of `image` alone, and what the loader needs. Layers
 /// only narrow: the image then adds [`apply`]'s, and what both allow is what it may do.
-pub(crate) fn apply_for_launch(policy: &Policy, image: &std::fs::File) -> Result<(), Failure> {
-    restrict(policy, Some(image))
+///
+/// For a zygote (`zygote`), the layer also lets it read `/proc`: its spares are other
+/// processes, whose own `/proc/self` files no rule made in the zygote can name, and each
+/// spare's own layer narrows that to its `/proc/self` files before its call.
+pub(crate) fn apply_for_launch(
+    policy: &Policy,
+    image: &std::fs::File,
+    zygote: bool,
+) -> Result<(), Failure> {
+    restrict(policy, Some((image, zygote)))
 }
 
-fn restrict(policy: &Policy, image: Option<&std::fs::File>) -> Result<(), Failure> {
+fn restrict(policy: &Policy, image: Option<(&std::fs::File, bool)>) -> Result<(), Failure> {
     let confinement = |what: &str, error: landlock::RulesetError| {
         Failure::startup(Step::Landlock, format!("{what} failed: {error}"))
     };
@@ -91,7 +99,7 @@ fn restrict(policy: &Policy, image: Option<&std::fs::File>) -> Result<(), Failur
     let mut created = ruleset.create().map_err(unsupported)?;
     let read = AccessFs::from_read(TARGET);
     let write = AccessFs::from_all(TARGET);
-    if let Some(image) = image {
+    if let Some((image, _)) = image {
         let execute = AccessFs::Execute | AccessFs::ReadFile;
         created = created
             .add_rule(PathBeneath::new(image, execute))
@@ -99,6 +107,11 @@ fn restrict(policy: &Policy, image: Option<&std::fs::File>) -> Result<(), Failur
     }
     let loader: &[&str] = if image.is_some() { LOADER_TREES } else { &[] };
     let loader_files: &[&str] = if image.is_some() { LOADER_FILES } else { &[] };
+    let proc_all: &[&str] = if matches!(image, Some((_, true))) {
+        &["/proc"]
+    } else {
+        &[]
+    };
     // Each opened through /proc/self, so the rule is on this process's own entry (a
     // zygote's spare makes its rules itself, after its fork).
     let proc_self = |name: &str| std::path::PathBuf::from("/proc/self").join(name);
@@ -107,6 +120,11 @@ fn restrict(policy: &Policy, image: Option<&std::fs::File>) -> Result<(), Failur
         .map(|path| (std::path::PathBuf::from(path), read, true))
         .chain(loader.iter().map(|path| (path.into(), read, true)))
         .chain(loader_files.iter().map(|path| (path.into(), read, true)))
+        .chain(
+            proc_all
+                .iter()
+                .map(|path| (path.into(), AccessFs::ReadFile | AccessFs::ReadDir, true)),
+        )
         .chain(
             PROC_SELF_FILES
                 .iter()

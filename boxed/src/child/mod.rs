@@ -17,7 +17,7 @@ pub(crate) mod zygote;
 use std::io::Write;
 
 use crate::sys;
-use crate::wire::{IMAGE_MARKER, LAUNCH_MARKER, MARKER_VAR};
+use crate::wire::{IMAGE_MARKER, LAUNCH_MARKER, MARKER_VAR, ZYGOTE_IMAGE_MARKER};
 
 /// Exit code of a child that refused to run: started directly, or not by this library.
 pub(crate) const REFUSED: i32 = 126;
@@ -33,6 +33,9 @@ pub(crate) fn on_start() {
         None if !elevated => {}
         None => refuse_direct_start(),
         Some(value) if value == LAUNCH_MARKER => crate::launcher::run(),
+        // The kernel starts it in secure-execution mode (its real and effective uids
+        // differ), which is why it is not refused as elevated.
+        Some(value) if value == ZYGOTE_IMAGE_MARKER => serve::run_launched_zygote(),
         Some(value) if value == IMAGE_MARKER => {
             if elevated {
                 // Only the launcher starts images, and never with privileges.

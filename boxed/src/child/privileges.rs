@@ -287,6 +287,35 @@ pub(crate) fn verify_launched() -> Step {
     verify_sandbox(identity, identity.uid)
 }
 
+/// For an image the launcher executed as a zygote: the supervisor's uids as an exec
+/// leaves them (the caller's as real uid, the sandbox identity as effective and saved
+/// uid, not root), the identity's gid in all three, no groups, no capability,
+/// `no_new_privs`, not dumpable. Returns the sandbox identity.
+pub(crate) fn verify_launched_zygote() -> Step<Identity> {
+    step("PR_SET_DUMPABLE 0", prctl::set_dumpable(false))?;
+    let uids = step("getresuid", unistd::getresuid())?;
+    let gids = step("getresgid", unistd::getresgid())?;
+    let identity = Identity {
+        uid: uids.effective,
+        gid: gids.effective,
+    };
+    if identity.uid.is_root() || identity.gid.as_raw() == 0 || uids.real.is_root() {
+        return Err(format!("the zygote's ids are {uids:?} and {gids:?}"));
+    }
+    if uids.saved != identity.uid || uids.real == identity.uid {
+        return Err(format!("the zygote's uids are {uids:?}"));
+    }
+    verify_groups(identity)?;
+    verify_no_capabilities()?;
+    if !step("PR_GET_NO_NEW_PRIVS", prctl::get_no_new_privs())? {
+        return Err("no_new_privs is not set".into());
+    }
+    if unistd::setuid(Uid::from_raw(0)).is_ok() {
+        return Err("setuid(0) succeeded".into());
+    }
+    Ok(identity)
+}
+
 /// Everything the sandbox must be before it may read the request.
 fn verify_sandbox(identity: Identity, caller: Uid) -> Step {
     let uids = step("getresuid", unistd::getresuid())?;

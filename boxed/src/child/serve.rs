@@ -59,13 +59,7 @@ pub(crate) fn run_launched() -> ! {
         );
     }
     *lock() = Some(sys::take_descriptor(RESPONSE_FD));
-    let policy = std::env::var(POLICY_VAR)
-        .map_err(|_| Failure::Protocol(format!("{POLICY_VAR} is missing")))
-        .and_then(|json| {
-            serde_json::from_str::<Policy>(&json)
-                .map_err(|e| Failure::Protocol(format!("{POLICY_VAR} is malformed: {e}")))
-        });
-    sys::remove_env(POLICY_VAR);
+    let policy = launched_policy();
     let confined = policy.and_then(|policy| {
         privileges::verify_launched().map_err(Failure::Privileges)?;
         landlock::apply(&policy)?;
@@ -81,6 +75,60 @@ pub(crate) fn run_launched() -> ! {
         fail(DROP_FAILED, &message);
     }
     serve_request(sys::take_descriptor(REQUEST_FD))
+}
+
+/// The policy the launcher handed over, taken out of the environment.
+fn launched_policy() -> Result<Policy, Failure> {
+    let policy = std::env::var(POLICY_VAR)
+        .map_err(|_| Failure::Protocol(format!("{POLICY_VAR} is missing")))
+        .and_then(|json| {
+            serde_json::from_str::<Policy>(&json)
+                .map_err(|e| Failure::Protocol(format!("{POLICY_VAR} is malformed: {e}")))
+        });
+    sys::remove_env(POLICY_VAR);
+    policy
+}
+
+/// An image the launcher executed as a zygote, with descriptors 4 (the response, for
+/// its first answer) and 5 (the control socket): it checks that it runs as the
+/// launcher left it, then is the zygote, whose spares confine themselves as usual.
+pub(crate) fn run_launched_zygote() -> ! {
+    let kept = sys::close_descriptors_from(wire::LIFELINE_FD + 1);
+    // Descriptor 3 is the spares' number for their hand-over socket: not kept open.
+    if nix::fcntl::fcntl(sys::borrow(REQUEST_FD), nix::fcntl::FcntlArg::F_GETFD).is_ok() {
+        drop(sys::take_descriptor(REQUEST_FD));
+    }
+    if kept.is_err()
+        || ![RESPONSE_FD, wire::LIFELINE_FD]
+            .iter()
+            .all(|&fd| super::supervisor::is_pipe_or_socket(fd))
+    {
+        fail(
+            super::REFUSED,
+            "this process was not started by the boxed launcher (its protocol descriptors \
+             are missing); it runs nothing",
+        );
+    }
+    let checked = launched_policy().and_then(|policy| {
+        let identity = privileges::verify_launched_zygote().map_err(Failure::Privileges)?;
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
+            Failure::startup(Step::Process, format!("PR_SET_CHILD_SUBREAPER failed: {e}"))
+        })?;
+        Ok((policy, identity))
+    });
+    match checked {
+        Ok((policy, identity)) => {
+            let caller = nix::unistd::getuid();
+            let control = sys::take_descriptor(wire::LIFELINE_FD);
+            super::zygote::run(identity, caller, policy, control.into(), true)
+        }
+        Err(failure) => {
+            let message = failure.to_string();
+            let mut response = sys::take_descriptor(RESPONSE_FD);
+            let _ = wire::write_frame(&mut response, &Response::Failure(failure));
+            fail(DROP_FAILED, &message)
+        }
+    }
 }
 
 /// A zygote's spare: confines itself now, says so on `handoff`, then serves the call

@@ -109,13 +109,6 @@ pub(crate) fn supervise(origin: Origin) -> ! {
         Origin::Launcher(grants) => Some(grants),
         Origin::Image(_) => None,
     };
-    if policy.zygote && launcher_grants.is_some() {
-        let _ = privileges::drop_completely();
-        answer_and_exit(
-            REFUSED,
-            Failure::Protocol("a zygote is not started through the launcher".into()),
-        );
-    }
     let dropped = privileges::sandbox_identity(&policy, caller, launcher_grants)
         .and_then(|identity| privileges::drop_supervisor(identity).map(|()| identity));
     let identity = match dropped {
@@ -140,7 +133,13 @@ pub(crate) fn supervise(origin: Origin) -> ! {
     let report = sys::take_descriptor(REPORT_FD);
     if policy.zygote {
         drop((request, report));
-        super::zygote::run(identity, caller, policy, lifeline.into())
+        match origin {
+            Origin::Image(_) => {
+                super::zygote::run(identity, caller, policy, lifeline.into(), false)
+            }
+            // The zygote is the image, executed by this process once it is confined.
+            Origin::Launcher(_) => crate::launcher::exec_zygote(&policy, lifeline),
+        }
     }
     if closed(&lifeline) {
         sys::exit_now(CANCELLED);

@@ -1,5 +1,7 @@
-//! The zygote: a supervisor that stays, for `Policy::zygote`. It is started once through
-//! the setcap'd copy and dropped exactly like a supervisor; then, instead of forking one
+//! The zygote: a supervisor that stays, for `Policy::zygote`. It is started once, through
+//! the launcher (which drops it like a supervisor, confines it, and executes the image
+//! as the zygote), the setcap'd copy, or by a root caller, and dropped exactly like a
+//! supervisor; then, instead of forking one
 //! sandbox and exiting, it keeps *spares* forked and confined, each waiting on its own
 //! request pipe, and hands them to the caller ahead of its calls: once a spare says it
 //! is confined, the caller's ends of that spare's claim, report, request and response
@@ -97,7 +99,15 @@ enum State {
     Killed { timed_out: bool },
 }
 
-pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: OwnedFd) -> ! {
+/// Runs the zygote. `filtered`: the launcher already installed the bulk of the syscall
+/// filter (and `no_new_privs`) before it executed this image as the zygote.
+pub(crate) fn run(
+    identity: Identity,
+    caller: Uid,
+    policy: Policy,
+    control: OwnedFd,
+    filtered: bool,
+) -> ! {
     let zygote = nix::unistd::getpid();
     let fork_spare = || Spare::fork(identity, caller, zygote, &policy);
     // A session of its own, without a controlling terminal, for the zygote and its
@@ -112,6 +122,9 @@ pub(crate) fn run(identity: Identity, caller: Uid, policy: Policy, control: Owne
             })
         })
         .and_then(|()| {
+            if filtered {
+                return Ok(());
+            }
             seccomp::install(&seccomp::zygote_program(&policy))
                 .map_err(|message| Failure::startup(Step::Seccomp, message))
         });

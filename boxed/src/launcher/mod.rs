@@ -36,7 +36,9 @@ use crate::child::privileges::{self, Grouping, Identity};
 use crate::child::supervisor::{self, Origin, answer_and_exit};
 use crate::child::{DROP_FAILED, REFUSED, fail, landlock, limits, seccomp};
 use crate::sys;
-use crate::wire::{CHILD_PATH, Failure, IMAGE_FD, IMAGE_MARKER, MARKER_VAR, POLICY_VAR, Step};
+use crate::wire::{
+    CHILD_PATH, Failure, IMAGE_FD, IMAGE_MARKER, MARKER_VAR, POLICY_VAR, Step, ZYGOTE_IMAGE_MARKER,
+};
 
 /// Runs the launcher, from the start-up hook of the `boxed` program (marker
 /// [`crate::wire::LAUNCH_MARKER`]): never returns.
@@ -94,10 +96,6 @@ pub(crate) fn start_image(
     request: File,
 ) -> ! {
     let image = sys::take_descriptor(IMAGE_FD);
-    let shown = std::fs::read_link(format!("/proc/self/fd/{IMAGE_FD}")).map_or_else(
-        |_| "the caller's executable".into(),
-        |p| p.display().to_string(),
-    );
     let confined = privileges::drop_sandbox(identity, caller)
         .map_err(Failure::Privileges)
         .and_then(|()| {
@@ -107,7 +105,7 @@ pub(crate) fn start_image(
         .and_then(|()| {
             limits::apply(policy).map_err(|message| Failure::startup(Step::Limits, message))
         })
-        .and_then(|()| landlock::apply_for_launch(policy, &image))
+        .and_then(|()| landlock::apply_for_launch(policy, &image, false))
         .and_then(|()| {
             seccomp::install(&seccomp::zygote_program(policy))
                 .map_err(|message| Failure::startup(Step::Seccomp, message))
@@ -115,12 +113,44 @@ pub(crate) fn start_image(
     if let Err(failure) = confined {
         answer_and_exit(DROP_FAILED, failure);
     }
+    // The request pipe (3) stays open for the image.
+    std::mem::forget(request);
+    execute(policy, image, IMAGE_MARKER)
+}
+
+/// The zygote, in the launcher itself once it has dropped as a supervisor does (the
+/// caller's uid as real uid, so the caller may signal its zygote): the launcher's
+/// Landlock layer and the bulk of the syscall filter, then the image executed as the
+/// zygote, with the response pipe and the control socket (descriptors 4 and 5). Its
+/// spares drop to the sandbox identity and confine themselves, as a zygote's always do.
+pub(crate) fn exec_zygote(policy: &Policy, control: File) -> ! {
+    let image = sys::take_descriptor(IMAGE_FD);
+    let confined = landlock::apply_for_launch(policy, &image, true).and_then(|()| {
+        seccomp::install(&seccomp::zygote_program(policy))
+            .map_err(|message| Failure::startup(Step::Seccomp, message))
+    });
+    if let Err(failure) = confined {
+        answer_and_exit(DROP_FAILED, failure);
+    }
+    // Descriptor 5 stays open for the image: it is the zygote's control socket.
+    std::mem::forget(control);
+    execute(policy, image, ZYGOTE_IMAGE_MARKER)
+}
+
+/// Executes `image`, confined by now, with an environment of only `PATH`, the marker
+/// (`marker` as its value) and the policy; answers the caller with the failure if the
+/// exec fails.
+fn execute(policy: &Policy, image: File, marker: &str) -> ! {
+    let shown = std::fs::read_link(format!("/proc/self/fd/{IMAGE_FD}")).map_or_else(
+        |_| "the caller's executable".into(),
+        |p| p.display().to_string(),
+    );
     let encoded = serde_json::to_string(policy);
     let c_string = |text: String| CString::new(text).ok();
     let env = encoded.ok().and_then(|policy| {
         Some([
             c_string(format!("PATH={CHILD_PATH}"))?,
-            c_string(format!("{MARKER_VAR}={IMAGE_MARKER}"))?,
+            c_string(format!("{MARKER_VAR}={marker}"))?,
             c_string(format!("{POLICY_VAR}={policy}"))?,
         ])
     });
@@ -130,8 +160,7 @@ pub(crate) fn start_image(
             Failure::Protocol("the policy cannot be handed to the image".into()),
         );
     };
-    // The request and response pipes (3 and 4) stay open for the image; the image's
-    // own descriptor does not.
+    // The image's own descriptor is not passed on.
     let _ = fcntl(image.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     // Through its /proc/self/fd link rather than execveat(2), which the syscall filter
     // refuses: the kernel opens the file the descriptor holds, whatever its path.
@@ -141,13 +170,12 @@ pub(crate) fn start_image(
         Err(error) => error,
         Ok(never) => match never {},
     };
-    drop(request);
     let message = if error == nix::errno::Errno::EACCES {
         format!(
             "the sandbox identity (uid {}) may not execute {shown} (EACCES): give it \
              execute permission for others (chmod o+x), for example by building with \
              umask 022",
-            identity.uid
+            nix::unistd::geteuid()
         )
     } else {
         format!("executing {shown} as the sandbox failed: {error}")
