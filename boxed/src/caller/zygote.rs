@@ -103,8 +103,7 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
         &theirs,
         false,
         false,
-        // A zygote is not started through the launcher yet: it starts from the copy.
-        false,
+        true,
     )?;
     drop((theirs, report));
     let header = wire::policy_header(policy).map_err(|source| Repr::EncodeRequest {
