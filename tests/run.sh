@@ -4,9 +4,9 @@
 # - As root: unit and doc tests, the compile-fail tests, and the tests that act as
 #   several users (tests/tests/*.rs whose name does not start with e2e_).
 # - As the unprivileged user boxed-test: the end-to-end tests (tests/tests/e2e_*.rs),
-#   their one-shot calls through the launcher that `boxed setup` installs, their zygotes
-#   through setcap'd copies that `boxed install` makes. Their binaries are staged in a
-#   directory that user can reach.
+#   every call through the launcher that `boxed setup` installs once, as a machine's
+#   setup would; no binary gets a copy. Their binaries are staged in a directory that
+#   user can reach (this checkout may live in root's home).
 #
 # Needs root (it creates users and installs copies); re-runs itself with sudo otherwise.
 # Exits non-zero if any suite fails; no suite is skipped.
@@ -34,7 +34,6 @@ target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_direc
 
 stage=$(mktemp -d /tmp/boxed-e2e.XXXXXX)
 chmod 755 "$stage"
-installed=()
 # One launcher per machine: the one installed before the tests is put back after them.
 launcher=/usr/local/lib/boxed/launcher
 mkdir "$stage/saved"
@@ -42,9 +41,6 @@ mkdir "$stage/saved"
 cleanup() {
     "$stage/bin/boxed" setup --remove >/dev/null || true
     [ ! -e "$stage/saved/launcher.json" ] || cp -a "$stage/saved/launcher" "$stage/saved/launcher.json" "$(dirname "$launcher")/"
-    for exe in "${installed[@]}"; do
-        "$stage/bin/boxed" uninstall --user "$caller" "$exe" >/dev/null || true
-    done
     rm -rf "$stage"
 }
 trap cleanup EXIT
@@ -54,11 +50,6 @@ install -o root -g root -m 4755 "$(command -v id)" "$stage/suid-id"
 cp "$target/debug/boxed" "$target/debug/boxed-test-caller" "$target/debug/quickstart" "$stage/bin/"
 for entry in "${e2e[@]}"; do
     cp "${entry#* }" "$stage/bin/${entry%% *}"
-done
-for exe in "$stage"/bin/e2e_* "$stage/bin/boxed-test-caller" "$stage/bin/quickstart"; do
-    # e2e_identity runs sandboxes as $other and under unique uids, which root allows here.
-    "$stage/bin/boxed" install --user "$caller" --sandbox-user "$other" --unique-uids "$exe"
-    installed+=("$exe")
 done
 
 echo "== what this kernel enforces (boxed doctor)"
@@ -81,14 +72,15 @@ for file in tests/tests/*.rs; do
 done
 suite "compile and multi-user tests (root)" cargo test --no-fail-fast -p boxed-tests "${root_tests[@]}"
 
-# The launcher, once, as a machine's setup would: every one-shot call of the end-to-end
-# tests starts through it (zygotes still start from the copies installed above).
+# The launcher, once, as a machine's setup would: every call of the end-to-end tests
+# starts through it. e2e_identity runs sandboxes as $other and under unique uids, which
+# root allows here.
 "$stage/bin/boxed" setup --user "$caller" --sandbox-user "$other" --unique-uids
 "$stage/bin/boxed" status
 
 secret="boxed-e2e-secret-$RANDOM$RANDOM"
 for exe in "$stage"/bin/e2e_*; do
-    suite "$(basename "$exe") (as $caller, through the launcher; zygotes through the copy)" \
+    suite "$(basename "$exe") (as $caller, through the launcher)" \
         runuser -u "$caller" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$caller_home" \
         BOXED_E2E_STAGE="$stage" BOXED_E2E_WORK="$stage/work" BOXED_E2E_SECRET="$secret" \
         BOXED_E2E_OTHER="$other" \

@@ -359,15 +359,6 @@ fn the_launcher_refuses_descriptors_and_policies_it_does_not_expect() {
         show(&out)
     );
     assert!(stdout(&out).contains("launcher exit 126"), "{}", show(&out));
-    // A zygote is not started through it.
-    let zygote = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
-    let out = forge(&installed.caller, probe, &zygote, &[]);
-    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
-    assert!(
-        stderr(&out).contains("zygote is not started through the launcher"),
-        "{}",
-        show(&out)
-    );
     // A policy that is not JSON.
     let out = forge(&installed.caller, probe, "not json", &[]);
     assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
@@ -516,4 +507,58 @@ fn an_image_nobody_may_execute_fails_with_the_fix_in_the_message() {
         "{}",
         show(&out)
     );
+}
+
+#[test]
+fn a_foreign_image_started_as_a_zygote_is_confined_and_nobody_in_effect() {
+    let installed = Installed::new("zygote");
+    let secret = secret_of(&installed);
+    let probe = installed.probe(&secret);
+    let probe = probe.to_str().unwrap();
+    let zygote = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
+    let out = forge(
+        &installed.caller,
+        probe,
+        &zygote,
+        &[("LD_PRELOAD", "/nonexistent.so")],
+    );
+    let lines = stdout(&out);
+    assert!(lines.contains("PROBE RAN"), "{}", show(&out));
+    // A zygote keeps the caller's uid as real uid (so the caller may signal it); the
+    // sandbox identity is its effective and saved uid, and it holds nothing.
+    let (uid, _) = ids(&installed.caller);
+    assert_eq!(
+        status_field(&lines, "Uid"),
+        format!("{uid}\t65534\t65534\t65534"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(status_field(&lines, "Gid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(&lines, "Groups"), "");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(status_field(&lines, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(status_field(&lines, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&lines, "Seccomp"), "2", "{}", show(&out));
+    assert!(
+        lines.contains("open secret: Permission denied"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        lines.contains("open passwd: Permission denied"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        lines.contains("setuid 0: Operation not permitted"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        lines.contains("env BOXED_SANDBOX=zygote-image-2"),
+        "{}",
+        show(&out)
+    );
+    assert!(!lines.contains("LD_PRELOAD"), "{}", show(&out));
 }
