@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark, run the way boxed is used: built in release mode, staged where the
 # unprivileged user boxed-test (created if missing) can run it, with the launcher set up
-# for that user by `boxed setup` (its one-shot calls go through it) and its setcap'd copy
-# made by `boxed install` (its zygote calls start from it), then run as that user. The
-# copy and the stage are removed on exit, and the machine's launcher setup put back.
+# for that user by `boxed setup`, then run as that user. The stage is removed on exit,
+# and the machine's launcher setup put back.
 #
 # Extra arguments go to the benchmark: --iterations N (default 300), --large-iterations N
 # (the 64 MiB rows, default 10). Needs root; re-runs itself with sudo otherwise.
@@ -25,14 +24,12 @@ launcher=/usr/local/lib/boxed/launcher
 mkdir "$stage/saved"
 [ ! -e "$launcher.json" ] || cp -a "$launcher" "$launcher.json" "$stage/saved/"
 cleanup() {
-    "$stage/boxed" uninstall --user "$caller" "$stage/boxed-bench" >/dev/null || true
     "$stage/boxed" setup --remove >/dev/null || true
     [ ! -e "$stage/saved/launcher.json" ] || cp -a "$stage/saved/launcher" "$stage/saved/launcher.json" "$(dirname "$launcher")/"
     rm -rf "$stage"
 }
 trap cleanup EXIT
 install -m 755 "$target/release/boxed" "$target/release/boxed-bench" "$stage/"
-"$stage/boxed" install --user "$caller" "$stage/boxed-bench"
 "$stage/boxed" setup --user "$caller"
 
 cd "$stage"

@@ -1,13 +1,14 @@
 //! What a sandboxed call costs, measured in one run, as an unprivileged caller through
-//! the launcher (one-shot calls) and the setcap'd copy (zygotes), the way boxed is used.
+//! the launcher (or, where none serves the caller, the setcap'd copy), the way boxed is
+//! used.
 //!
 //! Every row is compared with the floor: a spawn and wait of this same binary doing
-//! nothing. Beside it: an in-process call and a thread, a start of the setcap'd copy on
+//! nothing. Beside it: an in-process call and a thread, a start of the launcher (or copy) on
 //! its own, payloads of 1 MiB and 64 MiB through a sandboxed echo (beside the JSON work
 //! and the pipe transfer they need), and calls per second from one and two threads.
 //!
-//! Run it with `bash bench/run.sh`, which builds it, sets the launcher up and installs
-//! its copy for the user `boxed-test`, and runs it as that user. Flags:
+//! Run it with `bash bench/run.sh`, which builds it, sets the launcher up for the user
+//! `boxed-test` and runs it as that user. Flags:
 //!
 //! - `--iterations N`: samples of each process and 1 MiB row, and sandboxed calls of each
 //!   concurrency row (default 300);
@@ -110,7 +111,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse(&args)?;
     let exe = fs::canonicalize(std::env::current_exe()?)?;
     let uid = nix::unistd::getuid();
-    let copy = (!uid.is_root()).then(|| Copy::locate(&exe, uid.as_raw()).path);
+    // What a sandboxed call starts: the launcher where it serves this user, else the copy.
+    let launcher = Path::new(boxed::launcher::LAUNCHER);
+    let launched = nix::unistd::access(launcher, nix::unistd::AccessFlags::X_OK).is_ok();
+    let copy = (!uid.is_root()).then(|| {
+        if launched {
+            launcher.to_path_buf()
+        } else {
+            Copy::locate(&exe, uid.as_raw()).path
+        }
+    });
     print_machine(&exe, &copy);
     let n = options.iterations;
 
@@ -152,7 +162,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     print_table(&rows);
     if copy_exec.is_none() {
-        println!("(no row for the setcap'd copy: running as root, which uses no copy)");
+        println!("(no row for the launcher: running as root, which needs none)");
     }
 
     println!();
@@ -456,17 +466,20 @@ fn floor(exe: &Path, n: usize) -> Row {
     Row::new("floor: spawn+wait of this binary --noop", samples)
 }
 
-/// The setcap'd copy started directly: it drops its privileges and refuses, exit 126.
+/// The launcher (or the setcap'd copy) started directly: it drops its privileges and
+/// refuses, exit 126.
 fn copy_exec(copy: &Path, n: usize) -> Row {
     let samples = sample(n, || {
         let mut command = quiet(copy);
         command.stderr(Stdio::null());
         time(|| {
-            let status = command.status().expect("starting the setcap'd copy failed");
-            assert_eq!(status.code(), Some(126), "the copy ended with {status}");
+            let status = command
+                .status()
+                .expect("starting the launcher or copy failed");
+            assert_eq!(status.code(), Some(126), "it ended with {status}");
         })
     });
-    Row::new("exec of the setcap'd copy (refuses, 126)", samples)
+    Row::new("exec of the launcher or copy alone (refuses, 126)", samples)
 }
 
 /// A command for `program` with stdin and stdout on `/dev/null` and only `PATH` set.
