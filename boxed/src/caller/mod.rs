@@ -96,14 +96,13 @@ pub(crate) fn start_child(
     let io_error = |source| Error::io(function, source);
     let root = nix::unistd::geteuid().is_root();
     let (program, marker, image) = if launch && !root && crate::launcher::usable() {
-        let image = spawn::running_image().map_err(io_error)?;
         (
             std::path::PathBuf::from(crate::launcher::LAUNCHER),
             wire::LAUNCH_MARKER,
-            Some(image),
+            true,
         )
     } else {
-        (setup::child_program(function)?, wire::PROTOCOL, None)
+        (setup::child_program(function)?, wire::PROTOCOL, false)
     };
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
@@ -117,8 +116,6 @@ pub(crate) fn start_child(
         None
     };
     widen(large_request, &request_write, &response_read);
-    let mut fds = vec![&request_read, &response_write, lifeline, &report_write];
-    fds.extend(image);
     let child = Child::start(
         &program,
         argv0,
@@ -126,7 +123,8 @@ pub(crate) fn start_child(
         output
             .as_ref()
             .map(|[stdout, stderr]| [&stdout.1, &stderr.1]),
-        &fds,
+        [&request_read, &response_write, lifeline, &report_write],
+        image,
     )
     .map_err(|source| Repr::Spawn {
         function: function.to_string(),

@@ -26,23 +26,6 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((high(read)?, high(write)?))
 }
 
-/// This process's own executable, open for reading: the image the launcher starts the
-/// sandbox from. Opened once, at the first call, and kept: it is the file this process
-/// was started from even if that file has since been rebuilt, replaced or deleted.
-pub(crate) fn running_image() -> io::Result<&'static OwnedFd> {
-    static IMAGE: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
-    if let Some(image) = IMAGE.get() {
-        return Ok(image);
-    }
-    let image = nix::fcntl::open(
-        "/proc/self/exe",
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let image = high(image)?;
-    Ok(IMAGE.get_or_init(|| image))
-}
-
 /// A socket pair for a child, numbered like [`pipe`]'s ends.
 pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let (ours, theirs) = nix::sys::socket::socketpair(
@@ -88,13 +71,18 @@ impl Child {
     /// Starts `program` as `argv0`, with stdin `/dev/null`, `stdio` as stdout and stderr
     /// (`/dev/null` without), an environment of only the fixed `PATH` and the marker
     /// (`marker` as its value), every signal at its default and none blocked, and
-    /// `fds[i]` as descriptor `3 + i`.
+    /// `fds[i]` as descriptor `3 + i`. With `image`, descriptor 7 is this process's own
+    /// executable, open for reading: the file it was started from even if that has since
+    /// been rebuilt, replaced or deleted. The child opens it before its exec (its
+    /// `/proc/self/exe` is still this process's then), so the caller holds no descriptor
+    /// for it.
     pub(crate) fn start(
         program: &Path,
         argv0: &str,
         marker: &str,
         stdio: Option<[&OwnedFd; 2]>,
-        fds: &[&OwnedFd],
+        fds: [&OwnedFd; 4],
+        image: bool,
     ) -> io::Result<Child> {
         let mut actions = PosixSpawnFileActions::init()?;
         actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?;
@@ -110,6 +98,14 @@ impl Child {
         }
         for (target, fd) in (3..).zip(fds) {
             actions.add_dup2(fd.as_raw_fd(), target)?;
+        }
+        if image {
+            actions.add_open(
+                crate::wire::IMAGE_FD,
+                "/proc/self/exe",
+                OFlag::O_RDONLY,
+                Mode::empty(),
+            )?;
         }
         let mut attributes = PosixSpawnAttr::init()?;
         attributes.set_sigmask(&SigSet::empty())?;
