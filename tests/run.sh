@@ -87,6 +87,32 @@ for exe in "$stage"/bin/e2e_*; do
         sh -c 'cd "$BOXED_E2E_WORK" && exec "$0" "$@"' "$exe"
 done
 
+# The developer's loop: as $caller, in a copy of this checkout that user owns, plain
+# cargo with nothing installed for any binary: the doctests (whose binaries live in a
+# fresh temporary directory), `cargo run` of the quickstart, and the same after an edit.
+# The toolchain is root's (rustup keeps it in root's 0700 home), so its bin and lib are
+# linked (hard links: root's files, which the user can read and not change) or copied
+# into the stage; the registry cache is copied, and cargo runs offline.
+dev="$stage/dev"
+install -d -o "$caller" -g "$caller" -m 755 "$dev" "$dev/src" "$dev/cargo"
+sysroot=$(rustc --print sysroot)
+mkdir -m 755 "$stage/toolchain"
+cp -al "$sysroot/bin" "$sysroot/lib" "$stage/toolchain/" 2>/dev/null ||
+    cp -a "$sysroot/bin" "$sysroot/lib" "$stage/toolchain/"
+cp -a "${CARGO_HOME:-$HOME/.cargo}/registry" "$dev/cargo/"
+tar --exclude=./target --exclude=./.git -cf - . | tar -C "$dev/src" -xf -
+chown -R "$caller:$caller" "$dev"
+suite "the developer's loop (as $caller: cargo test --doc, cargo run, an edit, cargo run)" \
+    runuser -u "$caller" -- env -i PATH="$stage/toolchain/bin:/usr/bin:/bin" \
+    HOME="$caller_home" CARGO_HOME="$dev/cargo" sh -c '
+        set -e
+        cd "$0"
+        cargo test --offline --quiet -p boxed --doc
+        cargo run --offline --quiet -p boxed-examples --bin quickstart | grep -x "add(2, 3) = 5"
+        printf "\n// an edit after the first run\n" >> examples/quickstart.rs
+        cargo run --offline --quiet -p boxed-examples --bin quickstart | grep -x "add(2, 3) = 5"
+    ' "$dev/src"
+
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${failed[@]}" >&2
     exit 1

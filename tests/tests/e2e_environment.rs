@@ -136,8 +136,9 @@ fn the_callers_environment_does_not_reach_the_child() {
         "the secret is in the child's /proc/self/environ: {}",
         String::from_utf8_lossy(&environ)
     );
-    // The block the child was started with: PATH, and the runtime's own marker, which
-    // the child removes from its environment but cannot erase from the kernel's copy.
+    // The block the child was started with: PATH, and the runtime's own marker and (from
+    // the launcher, which made this block) the policy, which the child removes from its
+    // environment but cannot erase from the kernel's copy.
     let entries: Vec<String> = environ
         .split(|&byte| byte == 0)
         .filter(|entry| !entry.is_empty())
@@ -150,8 +151,11 @@ fn the_callers_environment_does_not_reach_the_child() {
     assert!(
         entries
             .iter()
-            .all(|entry| entry.starts_with("PATH=") || entry.starts_with("BOXED_SANDBOX=")),
-        "the child's /proc/self/environ has more than PATH and the marker: {entries:?}"
+            .all(|entry| ["PATH=", "BOXED_SANDBOX=", "BOXED_POLICY="]
+                .iter()
+                .any(|name| entry.starts_with(name))),
+        "the child's /proc/self/environ has more than PATH, the marker and the policy: \
+         {entries:?}"
     );
 }
 

@@ -179,7 +179,9 @@ fn forge(user: &str, image: &str, policy: &str, vars: &[(&str, &str)]) -> Output
             4> >(cat >/dev/null) 5< <(sleep 3) 6> >(cat >/dev/null) 7<"$image"
         echo "launcher exit $?"
     "#;
-    as_user(user, "bash", &["-c", script, LAUNCHER, image, policy], vars)
+    let mut all = vec![("BOXED_SANDBOX", "launch-2")];
+    all.extend_from_slice(vars);
+    as_user(user, "bash", &["-c", script, LAUNCHER, image, policy], &all)
 }
 
 fn default_policy() -> String {
@@ -426,9 +428,10 @@ fn an_image_started_by_hand_refuses_to_serve_unconfined() {
     let installed = Installed::new("image");
     let program = installed.stage.join("bin/boxed-test-caller");
     // Started as the launcher starts images, but by the user itself: it is not the
-    // sandbox identity with no_new_privs, so it refuses before reading its request.
+    // sandbox identity (its groups, no no_new_privs), so it refuses before reading its
+    // request, and says why on the response pipe (printed here by `cat`).
     let script = r#"
-        "$0" 3< <(sleep 2) 4> >(cat) 
+        "$0" 3< <(sleep 2) 4> >(cat)
         echo "image exit $?"
     "#;
     let out = as_user(
@@ -443,7 +446,7 @@ fn an_image_started_by_hand_refuses_to_serve_unconfined() {
     assert!(!stdout(&out).contains("MAIN RAN"), "{}", show(&out));
     assert!(stdout(&out).contains("image exit 125"), "{}", show(&out));
     assert!(
-        stderr(&out).contains("no_new_privs is not set"),
+        stdout(&out).contains("{\"Privileges\":\"2 supplementary groups remain"),
         "{}",
         show(&out)
     );
@@ -561,4 +564,28 @@ fn a_foreign_image_started_as_a_zygote_is_confined_and_nobody_in_effect() {
         show(&out)
     );
     assert!(!lines.contains("LD_PRELOAD"), "{}", show(&out));
+}
+
+#[test]
+fn a_group_it_names_lets_its_members_in_and_no_one_else() {
+    let installed = Installed::new("group");
+    // tests/run.sh makes the caller a member of this group, and the other user not.
+    let out = installed.boxed(&["setup", "--group", "boxed-test-extra"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("for group boxed-test-extra"),
+        "{}",
+        show(&out)
+    );
+    let program = installed.stage.join("bin/boxed-test-caller");
+    let out = as_user(&installed.caller, &program, &["credentials"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        status_field(&stdout(&out), "Uid"),
+        "65534\t65534\t65534\t65534",
+        "{}",
+        show(&out)
+    );
+    let out = as_user(&installed.other, LAUNCHER, &[], &[]);
+    assert!(stderr(&out).contains("Permission denied"), "{}", show(&out));
 }
