@@ -103,6 +103,10 @@ pub(crate) fn start_image(
                 .map_err(|message| Failure::startup(Step::Process, message))
         })
         .and_then(|()| {
+            // Raised by the launcher before its drop, inherited; checked here.
+            limits::check_oom_score().map_err(|message| Failure::startup(Step::OomScore, message))
+        })
+        .and_then(|()| {
             limits::apply(policy).map_err(|message| Failure::startup(Step::Limits, message))
         })
         .and_then(|()| landlock::apply_for_launch(policy, &image, false))
