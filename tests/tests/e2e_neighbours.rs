@@ -5,8 +5,8 @@
 //! sandbox itself (0 or its own pid), and refuses the rest with `EPERM`.
 //!
 //! A first sandbox says its pid and waits to be told to finish; a second one, started
-//! meanwhile (one-shot, and through a zygote, where it also aims at its zygote), aims
-//! every such call at it; the first then reports its limits, nice value and CPUs,
+//! meanwhile (one-shot, where it also aims at its supervisor, and through a zygote,
+//! where it also aims at its zygote), aims every such call at it; the first then reports its limits, nice value and CPUs,
 //! unchanged. The same calls aimed at the attacker itself succeed, and the calls the
 //! filter refuses outright succeed in the unconfined caller.
 
@@ -240,7 +240,19 @@ fn attempts(victim: i32, me: i32) -> Vec<(String, Outcome)> {
 
 #[sandboxed]
 fn attack(victim: i32) -> Vec<(String, Outcome)> {
-    attempts(victim, std::process::id() as i32)
+    let me = std::process::id() as i32;
+    let mut outcomes = attempts(victim, me);
+    // And at its own supervisor, whose effective uid is the sandbox's.
+    let supervisor = nix::unistd::getppid().as_raw();
+    let renamed =
+        |(name, outcome): (String, Outcome)| (name.replace("victim", "supervisor"), outcome);
+    outcomes.extend(
+        attempts(supervisor, me)
+            .into_iter()
+            .take(ON_OTHERS)
+            .map(renamed),
+    );
+    outcomes
 }
 
 /// The same through a zygote, and aimed at the zygote itself (the spare's parent).
@@ -298,7 +310,8 @@ fn against_a_running_sandbox(name: &str, attack: impl FnOnce(i32) -> Vec<(String
     assert_eq!(before.open_files, (64, 64), "{before:?}");
     assert!(outcomes.len() >= ON_OTHERS + 14, "{outcomes:?}");
     for (name, outcome) in &outcomes {
-        if name.contains("victim") || name.contains("zygote") || name.contains("own uid") {
+        let others = ["victim", "zygote", "supervisor", "own uid"];
+        if others.iter().any(|other| name.contains(other)) {
             assert_eq!(outcome, &Err("EPERM".to_string()), "{name}");
         } else {
             assert!(outcome.is_ok(), "{name}: {outcome:?}");
