@@ -37,7 +37,8 @@
 //!   `Err(E::from(error))`;
 //! - any other type: the call panics with the error's message (a panic in the child is
 //!   re-raised with its message and location), as an unwrapped thread join would;
-//! - inside [`try_call`], any sandboxed call yields `Result<R, boxed::Error>`.
+//! - inside [`try_call`], any sandboxed call yields `Result<R, boxed::Error>` (not an
+//!   awaited call of an `async fn`: give it a `Result` type).
 //!
 //! # Where it runs
 //!
@@ -50,6 +51,7 @@
 mod caller;
 mod child;
 mod error;
+mod executor;
 pub mod launcher;
 mod policy;
 mod registry;
@@ -131,8 +133,24 @@ pub use support::{KernelSupport, kernel_support};
 /// `self` receivers, `Self` in the signature, `impl Trait` anywhere in an argument or
 /// result type, argument patterns other than a name, `&mut` arguments, references inside
 /// an argument type (`Vec<&str>`: pass `Vec<String>`) or anywhere in the result type,
-/// `async`, `unsafe`, `extern` and `const` functions, and variadics. An associated
-/// function works if its body does not name `Self` (the body moves into a nested item;
-/// write the type's name instead).
+/// `unsafe`, `extern` and `const` functions, and variadics. An associated function works
+/// if its body does not name `Self` (the body moves into a nested item; write the type's
+/// name instead).
+///
+/// An `async fn` becomes a function that returns a `Send` future of its result, which
+/// borrows none of the arguments and waits for the sandbox without blocking the
+/// executor's thread; dropping the future ends the sandbox. The child runs the body to
+/// completion on a minimal executor of its own (no runtime):
+///
+/// ```no_run
+/// #[boxed::sandboxed(timeout = "5s")]
+/// async fn checksum(data: &[u8]) -> u32 {
+///     data.iter().map(|&b| u32::from(b)).sum()
+/// }
+///
+/// # async fn caller() {
+/// let sum = checksum(b"bytes").await;
+/// # }
+/// ```
 #[doc(inline)]
 pub use boxed_macros::sandboxed;

@@ -1,8 +1,0 @@
-use boxed::sandboxed;
-
-#[sandboxed]
-async fn add(a: u32, b: u32) -> u32 {
-    a + b
-}
-
-fn main() {}
