@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crate::caller::call;
+pub use crate::caller::{Pending, call, call_async};
+pub use crate::executor::block_on;
 pub use crate::registry::{Entry, SANDBOXED};
 pub use linkme;
 
@@ -93,11 +94,16 @@ impl<R> Fail<R> {
 pub trait FailIntoErr<R> {
     /// The call's value, or the failure as `Err`.
     fn __boxed_finish(&self, result: Result<R, Error>) -> R;
+    /// [`FailIntoErr::__boxed_finish`] as a function, for the future of an `async fn`.
+    fn __boxed_finisher(&self) -> fn(Result<R, Error>) -> R;
 }
 
 impl<T, E: From<Error>> FailIntoErr<Result<T, E>> for Fail<Result<T, E>> {
     fn __boxed_finish(&self, result: Result<Result<T, E>, Error>) -> Result<T, E> {
         result.unwrap_or_else(|error| Err(E::from(error)))
+    }
+    fn __boxed_finisher(&self) -> fn(Result<Result<T, E>, Error>) -> Result<T, E> {
+        |result| result.unwrap_or_else(|error| Err(E::from(error)))
     }
 }
 
@@ -105,6 +111,8 @@ impl<T, E: From<Error>> FailIntoErr<Result<T, E>> for Fail<Result<T, E>> {
 pub trait FailByPanic<R> {
     /// The call's value, or a panic with the failure.
     fn __boxed_finish(&self, result: Result<R, Error>) -> R;
+    /// [`FailByPanic::__boxed_finish`] as a function, for the future of an `async fn`.
+    fn __boxed_finisher(&self) -> fn(Result<R, Error>) -> R;
 }
 
 impl<R> FailByPanic<R> for &Fail<R> {
@@ -115,4 +123,19 @@ impl<R> FailByPanic<R> for &Fail<R> {
             Err(error) => panic!("{error}"),
         }
     }
+    fn __boxed_finisher(&self) -> fn(Result<R, Error>) -> R {
+        |result| match result {
+            Ok(value) => value,
+            Err(error) => panic!("{error}"),
+        }
+    }
+}
+
+/// The future a sandboxed `async fn` returns: the call's outcome, finished by
+/// `finish` (an `Err` of the function's `Result`, or a panic) as a sync call's is.
+pub async fn finish_async<R: DeserializeOwned>(
+    call: Pending<R>,
+    finish: fn(Result<R, Error>) -> R,
+) -> R {
+    finish(call.await)
 }

@@ -5,12 +5,13 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use self::pending::Pending;
 use self::relay::{Awaited, Relay};
 use self::spawn::Child;
 use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
@@ -18,6 +19,7 @@ use crate::policy::{self, Policy};
 use crate::setup;
 use crate::wire::{self, Ending, Failure, FrameError, Report, Response};
 
+mod pending;
 mod relay;
 mod spawn;
 mod zygote;
@@ -45,18 +47,59 @@ fn call_child<R: DeserializeOwned, A: Serialize>(
     policy: &Policy,
 ) -> Result<R, Error> {
     let function = display_name(name);
+    let request = encode(&function, name, args, policy)?;
+    let exchange = exchange(&function, policy, request, None)?;
+    decide(function, policy, exchange)
+}
+
+/// Starts a call of the sandboxed `async fn` `name` on `args`: encodes the request now
+/// (under the policy in force now), and returns the future that makes the call when it
+/// is first polled.
+///
+/// Called by the code `#[sandboxed]` generates for an `async fn`.
+pub fn call_async<R, A: Serialize>(
+    name: &'static str,
+    args: &A,
+    attribute_policy: impl FnOnce() -> Policy,
+) -> Pending<R> {
+    let policy = policy::effective(attribute_policy);
+    let function = display_name(name);
+    let request = encode(&function, name, args, &policy);
+    Pending::new(function, policy, request)
+}
+
+/// The request of a call: the policy and the call, or the call alone for a zygote.
+fn encode<A: Serialize>(
+    function: &str,
+    name: &str,
+    args: &A,
+    policy: &Policy,
+) -> Result<wire::Request, Error> {
     let encode = |source| Repr::EncodeRequest {
-        function: function.clone(),
+        function: function.to_string(),
         source,
     };
-    let exchange = if policy.zygote {
-        let request = wire::call_request(name, args).map_err(encode)?;
-        zygote::exchange(&function, policy, request)?
+    Ok(if policy.zygote {
+        wire::call_request(name, args).map_err(encode)?
     } else {
-        let request = wire::request(policy, name, args).map_err(encode)?;
-        one_shot(&function, policy, request)?
-    };
-    decide(function, policy, exchange)
+        wire::request(policy, name, args).map_err(encode)?
+    })
+}
+
+/// Makes the call: through the zygote of the policy, or a process started for it. When
+/// `stop` becomes readable (its write end is closed), the wait for the answer ends and
+/// the sandbox is ended as after an answer.
+fn exchange(
+    function: &str,
+    policy: &Policy,
+    request: wire::Request,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Exchange, Error> {
+    if policy.zygote {
+        zygote::exchange(function, policy, request, stop)
+    } else {
+        one_shot(function, policy, request, stop)
+    }
 }
 
 /// What came back from one call, before it is turned into a value or an error.
@@ -155,7 +198,12 @@ pub(crate) fn widen(large_request: bool, request: &OwnedFd, response: &OwnedFd) 
 }
 
 /// One call through a process started for it: the supervisor forks the sandbox.
-fn one_shot(function: &str, policy: &Policy, request: wire::Request) -> Result<Exchange, Error> {
+fn one_shot(
+    function: &str,
+    policy: &Policy,
+    request: wire::Request,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Exchange, Error> {
     let io_error = |source| Error::io(function, source);
     let (lifeline_read, lifeline_write) = spawn::pipe().map_err(io_error)?;
     let Started {
@@ -181,9 +229,11 @@ fn one_shot(function: &str, policy: &Policy, request: wire::Request) -> Result<E
     let sent = crate::sys::without_sigpipe(|| request.write_to(&mut File::from(request_write)));
     // The request's copy of the arguments' bytes is not kept while the answer comes.
     drop(request);
-    let received = match relay.await_response(response_read, policy.max_response, None) {
+    let received = match relay.await_response(response_read, policy.max_response, stop) {
         Awaited::Frame(received) => received,
-        Awaited::Stopped => unreachable!("no stop descriptor"),
+        // The call was abandoned (its future dropped): it ends as if no answer came,
+        // and nobody reads the outcome.
+        Awaited::Stopped => Ok(None),
     };
     // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
     // and everything it started, reports, then exits the way the sandbox did. Then the

@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
@@ -45,12 +45,13 @@ pub(super) fn exchange(
     function: &str,
     policy: &Policy,
     request: wire::Request,
+    stop: Option<BorrowedFd<'_>>,
 ) -> Result<Exchange, Error> {
     let key = policy.zygote_key();
     let mut restarted = false;
     loop {
         let zygote = zygote_for(&key, function)?;
-        match call(&zygote, policy, &request) {
+        match call(&zygote, policy, &request, stop) {
             Ok(exchange) => return Ok(exchange),
             Err(error) => {
                 // The zygote is gone (its control socket is closed): forget it, and try
@@ -214,7 +215,12 @@ fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
 /// One call: take a spare, claim it with the call's deadline, write the request, read
 /// the answer while relaying the spare's output, and the zygote's report. An error means
 /// the zygote itself is gone.
-fn call(zygote: &Zygote, policy: &Policy, request: &wire::Request) -> io::Result<Exchange> {
+fn call(
+    zygote: &Zygote,
+    policy: &Policy,
+    request: &wire::Request,
+    stop: Option<BorrowedFd<'_>>,
+) -> io::Result<Exchange> {
     let [
         claim_write,
         report_read,
@@ -250,9 +256,11 @@ fn call(zygote: &Zygote, policy: &Policy, request: &wire::Request) -> io::Result
         let _ = nix::unistd::write(&claim_write, &claim);
         sent
     });
-    let received = match relay.await_response(response_read, policy.max_response, None) {
+    let received = match relay.await_response(response_read, policy.max_response, stop) {
         Awaited::Frame(received) => received,
-        Awaited::Stopped => unreachable!("no stop descriptor"),
+        // The call was abandoned (its future dropped): it ends as if no answer came,
+        // and nobody reads the outcome.
+        Awaited::Stopped => Ok(None),
     };
     // Closing the claim pipe says the call is over: the zygote ends the call's process
     // now if it has not ended by itself. A process that exited keeps its own status.
