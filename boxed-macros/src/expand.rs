@@ -138,7 +138,17 @@ fn stub(function: Function, options: &Options) -> TokenStream {
     };
 
     // The stub's own signature: the same, but `mut x` is `x` (the stub never mutates).
+    // An `async fn` becomes a plain `fn` that returns its future: the arguments are
+    // encoded when it is called, so the future borrows none of them (`use<>`) and can
+    // be spawned.
+    let is_async = sig.asyncness.is_some();
     let mut stub_sig = sig.clone();
+    if is_async {
+        stub_sig.asyncness = None;
+        stub_sig.output = syn::parse_quote! {
+            -> impl ::core::future::Future<Output = #output> + ::core::marker::Send + use<>
+        };
+    }
     for input in &mut stub_sig.inputs {
         if let FnArg::Typed(typed) = input {
             if let Pat::Ident(pat) = &mut *typed.pat {
@@ -155,17 +165,42 @@ fn stub(function: Function, options: &Options) -> TokenStream {
             quote!(<#referent as ::boxed::__private::ArgOwned>::Owned)
         }
     });
-    let lent = args.iter().map(|arg| {
-        let name = &arg.name;
-        match &arg.passing {
-            Passing::Value => quote!(#name),
-            Passing::Borrowed { referent } => {
-                quote!(::core::borrow::Borrow::<#referent>::borrow(&#name))
+    let lent: Vec<TokenStream> = args
+        .iter()
+        .map(|arg| {
+            let name = &arg.name;
+            match &arg.passing {
+                Passing::Value => quote!(#name),
+                Passing::Borrowed { referent } => {
+                    quote!(::core::borrow::Borrow::<#referent>::borrow(&#name))
+                }
             }
-        }
-    });
-
+        })
+        .collect();
     let policy = policy(options);
+    // The child runs an `async fn`'s body to completion on a minimal executor.
+    let run_body = if is_async {
+        quote!(::boxed::__private::block_on(#body_fn(#(#lent),*)))
+    } else {
+        quote!(#body_fn(#(#lent),*))
+    };
+    let make_call = if is_async {
+        quote! {
+            ::boxed::__private::finish_async(
+                ::boxed::__private::call_async::<#output, _>(
+                    #name_const, &(#(&#names,)*), || #policy,
+                ),
+                (&::boxed::__private::Fail::<#output>::new()).__boxed_finisher(),
+            )
+        }
+    } else {
+        quote! {
+            (&::boxed::__private::Fail::<#output>::new()).__boxed_finish(
+                ::boxed::__private::call(#name_const, &(#(&#names,)*), || #policy),
+            )
+        }
+    };
+
     // A failed call of a function that does not return `Result` panics; with the stub
     // `#[track_caller]` (and the runtime's panicking path too), the panic names the line
     // that called the function, not the attribute's.
@@ -180,7 +215,8 @@ fn stub(function: Function, options: &Options) -> TokenStream {
     let fn_name = sig.ident.to_string();
     let signature = {
         let types = args.iter().map(|arg| &arg.ty);
-        quote!((#(#types),*) -> #output).to_string()
+        let asyncness = is_async.then(|| quote!(async));
+        quote!(#asyncness (#(#types),*) -> #output).to_string()
     };
     let hash = format!("{:016x}", fnv1a64(signature.as_bytes()));
 
@@ -202,7 +238,7 @@ fn stub(function: Function, options: &Options) -> TokenStream {
                 type Args = (#(#owned_types,)*);
                 type Output = #output;
                 fn run((#(#names,)*): Self::Args) -> Self::Output {
-                    #body_fn(#(#lent),*)
+                    #run_body
                 }
             }
 
@@ -215,9 +251,7 @@ fn stub(function: Function, options: &Options) -> TokenStream {
 
             #[allow(unused_imports)]
             use ::boxed::__private::{FailByPanic as _, FailIntoErr as _};
-            (&::boxed::__private::Fail::<#output>::new()).__boxed_finish(
-                ::boxed::__private::call(#name_const, &(#(&#names,)*), || #policy),
-            )
+            #make_call
         }
     }
 }

@@ -32,13 +32,6 @@ pub fn function(item: &ItemFn) -> syn::Result<()> {
             "a `const fn` cannot be sandboxed: a sandboxed call starts a process at run time",
         );
     }
-    if let Some(token) = &sig.asyncness {
-        errors.push(
-            token,
-            "an `async fn` cannot be sandboxed yet: make it a plain `fn` and call it from \
-             `spawn_blocking` (or your runtime's equivalent)",
-        );
-    }
     if let Some(token) = &sig.unsafety {
         errors.push(
             token,
