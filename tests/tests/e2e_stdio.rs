@@ -3,7 +3,8 @@
 //! call returns; what it does to its descriptors 1 and 2 (flags, truncation, positioned
 //! writes, terminal ioctls, reads, socket calls) acts on its pipes and never reaches the
 //! caller's file, terminal or socket; and a sandbox that floods its output holds up no
-//! other call and does not grow the caller's memory. Every test runs in a fresh process
+//! other call and does not grow the caller's memory. Neither a zygote nor its waiting
+//! processes hold the caller's stdout or stderr either. Every test runs in a fresh process
 //! of this binary whose stdout and stderr are what it needs (a file, a terminal, a
 //! socket), and tries everything without and with a zygote.
 
@@ -15,7 +16,8 @@ use std::time::Duration;
 
 use boxed::{ErrorKind, Policy, sandboxed};
 use boxed_tests::{
-    e2e, eventually, in_fresh_process, open_directory, resume_with_message, status_field,
+    e2e, eventually, in_fresh_process, open_directory, proc_stat, resume_with_message,
+    status_field, still_running,
 };
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use serde::{Deserialize, Serialize};
@@ -506,6 +508,50 @@ fn a_flooding_sandbox_holds_up_no_other_call_and_no_memory() {
                 total > 64 << 20,
                 "only {total} bytes were relayed (memory grew by {grown_kib} KiB)"
             );
+        },
+    );
+}
+
+/// The sandbox's parent: with a zygote, the zygote.
+#[sandboxed]
+fn parent_pid() -> i32 {
+    nix::unistd::getppid().as_raw()
+}
+
+#[test]
+fn neither_the_zygote_nor_its_spares_hold_the_callers_stdout_or_stderr() {
+    e2e();
+    in_fresh_process(
+        "neither_the_zygote_nor_its_spares_hold_the_callers_stdout_or_stderr",
+        || {
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            // The zygote starts, and forks its spares, while the caller's stdout and
+            // stderr are this pipe.
+            let (reader, writer) = std::io::pipe().expect("pipe");
+            let mut zygote = 0;
+            with_stdio(&writer, &writer, || {
+                let policy = Policy::new().zygote(true);
+                zygote = policy.run(parent_pid);
+                assert_eq!(policy.run(|| add(1, 2)), 3);
+            });
+            let start = proc_stat(zygote).expect("the zygote's stat").start;
+            // Control: while the caller holds its end, the pipe does not end.
+            let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+            assert_eq!(poll(&mut fds, PollTimeout::ZERO), Ok(0), "the pipe is open");
+            // Once the caller lets go of it, it ends at once: no other process holds it,
+            // though the zygote and its spares are alive.
+            drop(writer);
+            let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+            assert_eq!(
+                poll(&mut fds, PollTimeout::from(10_000u16)),
+                Ok(1),
+                "the caller's stdout is still held by another process"
+            );
+            let mut rest = Vec::new();
+            (&reader)
+                .read_to_end(&mut rest)
+                .expect("reading to the end");
+            assert!(still_running(zygote, start), "the zygote is still running");
         },
     );
 }
