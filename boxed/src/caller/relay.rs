@@ -10,8 +10,9 @@
 //! so the caller's memory stays bounded whatever the sandbox writes.
 //!
 //! Each stream reaches the caller's descriptor in order and in full before the call
-//! returns: the loop reads each pipe to its end, which comes when the sandbox is gone
-//! (or, after its answer, has released them). A write to the caller's descriptor that
+//! returns: the loop reads each pipe to its end, which comes when the sandbox is gone;
+//! or, once the answer of a sandbox that can have started no process is in, it takes
+//! what the pipes hold then, which is all the sandbox wrote before answering. A write to the caller's descriptor that
 //! fails (closed, or a pipe without reader) drops the rest of that stream; the pipe is
 //! still read to its end, so the sandbox never blocks on it.
 
@@ -119,11 +120,38 @@ impl Relay {
         true
     }
 
+    /// Relays what the streams hold now, without waiting for more or for their end: for
+    /// a call whose answer is in, from a sandbox that can have left no process behind.
+    /// Everything it wrote before it answered is in the pipes already (a write to a pipe
+    /// returns once its bytes are in it, and the sandbox flushes before it answers), so
+    /// the call returns without waiting for the sandbox's exit; what it writes later is
+    /// discarded.
+    pub(crate) fn take_what_is_there(&mut self) {
+        while self.streams.iter().any(Option::is_some) {
+            match self.wait_for(None, None, PollTimeout::ZERO) {
+                Ok(ready) if ready.streams.iter().any(|s| !matches!(s, Stream::Quiet)) => {
+                    self.relay(ready.streams);
+                }
+                _ => return,
+            }
+        }
+    }
+
     /// Polls the streams still open, `response` and `stop`, until one is ready.
     fn wait(
         &self,
         response: Option<BorrowedFd<'_>>,
         stop: Option<BorrowedFd<'_>>,
+    ) -> io::Result<Ready> {
+        self.wait_for(response, stop, PollTimeout::NONE)
+    }
+
+    /// [`Relay::wait`], for at most `timeout`.
+    fn wait_for(
+        &self,
+        response: Option<BorrowedFd<'_>>,
+        stop: Option<BorrowedFd<'_>>,
+        timeout: PollTimeout,
     ) -> io::Result<Ready> {
         // The response, the stop, then the streams: a fixed order, so the events can be
         // told apart without bookkeeping.
@@ -143,7 +171,7 @@ impl Relay {
             })
             .collect::<Vec<_>>();
         loop {
-            match poll(&mut fds, PollTimeout::NONE) {
+            match poll(&mut fds, timeout) {
                 Ok(_) => break,
                 Err(Errno::EINTR) => continue,
                 Err(error) => return Err(error.into()),

@@ -262,21 +262,23 @@ fn call(
         // and nobody reads the outcome.
         Awaited::Stopped => Ok(None),
     };
-    // Closing the claim pipe says the call is over: the zygote ends the call's process
-    // now if it has not ended by itself. A process that exited keeps its own status.
-    drop(claim_write);
-    // The output ends once the call's process has released it (it does as it answers)
-    // or is gone.
-    relay.drain(None);
     if matches!(received, Ok(Some(_))) && policy.max_processes <= 1 {
-        // The answer is here and the sandbox could start no process: nothing is left to
-        // wait for.
+        // The answer is here and the sandbox could start no process: its output is in
+        // the pipes, and nothing is left to wait for. Closing the claim pipe makes the
+        // zygote end the process now if it has not ended by itself.
+        relay.take_what_is_there();
+        drop(claim_write);
         return Ok(Exchange {
             sent,
             received,
             report: None,
         });
     }
+    // Closing the claim pipe says the call is over: the zygote ends the call's process
+    // now if it has not ended by itself (a process that exited keeps its own status).
+    // The output ends once everything of the call is gone.
+    drop(claim_write);
+    relay.drain(None);
     // The zygote reports once the call's process and everything it started are gone.
     let mut report = Vec::new();
     let _ = File::from(report_read).read_to_end(&mut report);

@@ -75,30 +75,14 @@ pub(crate) fn stat_fields(process: &str) -> Option<Vec<i64>> {
     )
 }
 
-/// `/dev/null`, opened ahead by [`open_null`] so that releasing the output as the
-/// sandbox answers costs two `dup2`s and no path lookup.
-static NULL: std::sync::OnceLock<std::os::fd::OwnedFd> = std::sync::OnceLock::new();
-
-/// Opens `/dev/null` for [`release_output`], before the call it serves arrives.
-pub(crate) fn open_null() {
+/// Points stdout and stderr at `/dev/null`: the supervisor does it once it has forked
+/// the sandbox, so that the call's output pipes end with the sandbox.
+pub(crate) fn release_output() {
     use nix::fcntl::{OFlag, open};
     let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
     if let Ok(null) = open("/dev/null", flags, nix::sys::stat::Mode::empty()) {
-        let _ = NULL.set(null);
-    }
-}
-
-/// Points stdout and stderr at `/dev/null`, so that the caller, which relays the call's
-/// output pipes, sees them end as soon as nothing else holds them: the sandbox does it
-/// as it answers (after flushing what it wrote), the supervisor once it has forked the
-/// sandbox. Should `/dev/null` not open, the pipes still end when the process does.
-pub(crate) fn release_output() {
-    if NULL.get().is_none() {
-        open_null();
-    }
-    if let Some(null) = NULL.get() {
-        let _ = nix::unistd::dup2_stdout(null);
-        let _ = nix::unistd::dup2_stderr(null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
 }
 

@@ -188,7 +188,6 @@ fn rehearse() {
 /// the request is done before it is read: a zygote's spare does it before its call.
 fn serve_request(mut request_pipe: std::fs::File) -> ! {
     sys::remove_env(MARKER_VAR);
-    super::open_null();
     // As before any Rust program's `main`: a write to a closed pipe is an error, not death.
     sys::ignore_sigpipe();
     report_panics_of(thread::current().id());
@@ -266,13 +265,11 @@ fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
 }
 
 /// Writes the response frame, unless one was written already. The function's own output
-/// is flushed first, then its output pipes are released (what is written after the
-/// answer is discarded), so the caller has all of it when the answer arrives.
+/// is flushed first, so it is all in the output pipes when the answer arrives.
 fn respond(response: Response) {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     if let Some(mut pipe) = lock().take() {
-        super::release_output();
         let _ = wire::write_frame(&mut pipe, &response);
         // Descriptor 4 stays open, so its number is never reused for another file that
         // a late write (the allocation-failure handler's) could reach.
