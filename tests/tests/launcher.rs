@@ -238,6 +238,13 @@ fn the_launcher_is_roots_runnable_by_its_users_alone_and_carries_two_capabilitie
         "{}",
         show(&out)
     );
+    // boxed doctor reports it too (its exit code is about the kernel's layers).
+    let out = installed.boxed(&["doctor"]);
+    assert!(
+        stdout(&out).contains(&format!("launcher: installed at {LAUNCHER}, current")),
+        "{}",
+        show(&out)
+    );
     // Running setup again changes nothing.
     let before = fs::read(LAUNCHER).unwrap();
     let out = installed.boxed(&["setup", "--user", &installed.caller]);
