@@ -12,6 +12,7 @@ pub(crate) mod seccomp;
 pub(crate) mod serve;
 pub(crate) mod supervisor;
 pub(crate) mod syscall_table;
+pub(crate) mod tree;
 pub(crate) mod zygote;
 
 use std::io::Write;
@@ -58,20 +59,6 @@ fn refuse_direct_start() -> ! {
         "this executable is a sandbox copy made by `boxed install`, or the boxed launcher; \
          it only runs sandboxed functions for the boxed library and cannot be started \
          directly",
-    )
-}
-
-/// The numeric fields of `/proc/PROCESS/stat` from the third (the state is skipped: its
-/// index 0 is the parent's pid, field 4), cut after the command name, which may hold
-/// spaces and parentheses. `process` is a pid or `self`.
-pub(crate) fn stat_fields(process: &str) -> Option<Vec<i64>> {
-    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    Some(
-        rest.split_whitespace()
-            .skip(1)
-            .map(|field| field.parse().unwrap_or(0))
-            .collect(),
     )
 }
 

@@ -382,7 +382,7 @@ fn verify_no_capabilities() -> Step {
 /// A process with several threads cannot change its credentials atomically.
 fn single_threaded() -> Step {
     // Field 20 of /proc/self/stat, cheaper for the kernel to produce than status.
-    match super::stat_fields("self").and_then(|fields| fields.get(16).copied()) {
+    match super::tree::stat_fields("self").and_then(|fields| fields.get(16).copied()) {
         Some(1) => Ok(()),
         Some(count) => Err(format!(
             "{count} threads are running before the privilege drop; expected one"

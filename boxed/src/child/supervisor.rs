@@ -28,7 +28,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{self, ForkResult, Pid};
 
-use super::{DROP_FAILED, REFUSED, fail, privileges, serve};
+use super::{DROP_FAILED, REFUSED, fail, privileges, serve, tree};
 use crate::sys;
 use crate::wire::{
     self, Ending, Failure, LIFELINE_FD, PROTOCOL, REPORT_FD, REQUEST_FD, RESPONSE_FD, Report,
@@ -246,56 +246,8 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
     );
     let _ = killpg(sandbox, Signal::SIGKILL);
     let ending = Ending::of(waitpid(sandbox, None));
-    end_tree();
+    tree::end_tree();
     (ending, timed_out)
-}
-
-/// Kills and reaps every process left of the sandbox: every child of the supervisor,
-/// including orphans of the sandbox re-parented here, until none is left. Only children
-/// are signalled, whose pids cannot be reused before this process reaps them.
-pub(crate) fn end_tree() {
-    // Most sandboxes may start no process: then no child is left, and this one call says
-    // so without reading /proc. Any other answer (a stray reaped, or one still running)
-    // goes on to the full search.
-    if waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) == Err(Errno::ECHILD) {
-        return;
-    }
-    loop {
-        for child in children() {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = killpg(child, Signal::SIGKILL);
-        }
-        match waitpid(Pid::from_raw(-1), None) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// The supervisor's live children.
-pub(crate) fn children() -> Vec<Pid> {
-    let me = unistd::getpid();
-    let parse = |text: &str| -> Vec<Pid> {
-        text.split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .map(Pid::from_raw)
-            .collect()
-    };
-    if let Ok(text) = fs::read_to_string(format!("/proc/self/task/{me}/children")) {
-        return parse(&text);
-    }
-    // Without CONFIG_PROC_CHILDREN: every process whose parent is the supervisor.
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            super::stat_fields(&pid.to_string()).and_then(|fields| fields.first().copied())
-                == Some(i64::from(me.as_raw()))
-        })
-        .map(Pid::from_raw)
-        .collect()
 }
 
 /// The protocol descriptors are pipes; a zygote's lifeline is a socket.

@@ -524,7 +524,7 @@ fn finish(spare: Spare, strays_possible: bool) {
     let ending = Ending::of(waitpid(spare.pid, None));
     let cpu_seconds = super::children_cpu_seconds() - before;
     if strays_possible {
-        for stray in super::supervisor::children() {
+        for stray in super::tree::children() {
             if process_group(stray) == Some(spare.pid) {
                 let _ = waitpid(stray, None);
             }
@@ -546,7 +546,7 @@ fn finish(spare: Spare, strays_possible: bool) {
 
 /// Reaps children that belong to no spare any more (their spare was already finished).
 fn reap_strays(spares: &[Spare]) {
-    for child in super::supervisor::children() {
+    for child in super::tree::children() {
         let group = process_group(child);
         let ours = spares
             .iter()
@@ -564,12 +564,12 @@ fn shutdown(spares: Vec<Spare>) -> ! {
         let _ = killpg(spare.pid, Signal::SIGKILL);
         let _ = kill(spare.pid, Signal::SIGKILL);
     }
-    super::supervisor::end_tree();
+    super::tree::end_tree();
     sys::exit_now(0)
 }
 
 /// The process group of `pid`, from `/proc/PID/stat` (field 5).
 fn process_group(pid: Pid) -> Option<Pid> {
-    let fields = super::stat_fields(&pid.to_string())?;
+    let fields = super::tree::stat_fields(&pid.to_string())?;
     Some(Pid::from_raw(i32::try_from(*fields.get(1)?).ok()?))
 }
