@@ -131,31 +131,25 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The response frame that says an allocation failed under the memory limit, made
-/// before it is needed: the signal handler below may not allocate.
-static MEMORY_LIMIT_FRAME: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+/// The bytes to write, and where, when an allocation fails: made before they are
+/// needed, since the signal handler below may not allocate.
+static ALLOCATION_FAILURE: std::sync::OnceLock<(RawFd, Vec<u8>)> = std::sync::OnceLock::new();
 
-/// Makes an abort caused by a failed allocation answer [`Failure::MemoryLimit`].
+/// Makes an abort caused by a failed allocation write `bytes` to descriptor `fd` (the
+/// caller prepares them: the sandbox's answer that says so).
 ///
 /// Rust aborts when an allocation fails, and the allocator's `ENOMEM` is still in
 /// `errno` when the `SIGABRT` handler runs on the same thread. The handler writes the
-/// prepared frame to the response pipe and returns; `abort` then ends the process.
-///
-/// [`Failure::MemoryLimit`]: crate::wire::Failure::MemoryLimit
-pub fn report_allocation_failures() {
-    let mut frame = Vec::new();
-    let _ = crate::wire::write_frame(
-        &mut frame,
-        &crate::wire::Response::Failure(crate::wire::Failure::MemoryLimit),
-    );
-    let _ = MEMORY_LIMIT_FRAME.set(frame);
+/// prepared bytes and returns; `abort` then ends the process.
+pub fn on_allocation_failure_write(fd: RawFd, bytes: Vec<u8>) {
+    let _ = ALLOCATION_FAILURE.set((fd, bytes));
     let action = nix::sys::signal::SigAction::new(
         SigHandler::Handler(on_abort),
         nix::sys::signal::SaFlags::SA_RESETHAND,
         SigSet::empty(),
     );
-    // SAFETY: the handler only reads errno and a frame prepared above, and calls write(2),
-    // which is async-signal-safe.
+    // SAFETY: the handler only reads errno and the bytes prepared above, and calls
+    // write(2), which is async-signal-safe.
     let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGABRT, &action) };
 }
 
@@ -165,11 +159,10 @@ extern "C" fn on_abort(_: libc::c_int) {
     if errno != libc::ENOMEM {
         return;
     }
-    if let Some(frame) = MEMORY_LIMIT_FRAME.get() {
-        // SAFETY: write(2) on the response descriptor, which the sandbox keeps open, from
-        // a buffer that lives for the whole process.
-        let _ =
-            unsafe { libc::write(crate::wire::RESPONSE_FD, frame.as_ptr().cast(), frame.len()) };
+    if let Some((fd, bytes)) = ALLOCATION_FAILURE.get() {
+        // SAFETY: write(2) on the descriptor the sandbox keeps open for it, from a buffer
+        // that lives for the whole process.
+        let _ = unsafe { libc::write(*fd, bytes.as_ptr().cast(), bytes.len()) };
     }
 }
 

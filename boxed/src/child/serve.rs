@@ -64,7 +64,7 @@ pub(crate) fn run_launched() -> ! {
         privileges::verify_launched().map_err(Failure::Privileges)?;
         landlock::apply(&policy)?;
         if policy.memory.is_some() {
-            sys::report_allocation_failures();
+            report_allocation_failures();
         }
         let program = seccomp::spare_program(&policy, std::process::id() as i32);
         seccomp::install(&program).map_err(|message| Failure::startup(Step::Seccomp, message))
@@ -248,7 +248,7 @@ fn confine(
     limits::apply(policy).map_err(|message| Failure::startup(Step::Limits, message))?;
     landlock::apply(policy)?;
     if policy.memory.is_some() {
-        sys::report_allocation_failures();
+        report_allocation_failures();
     }
     let pid = std::process::id() as i32;
     let program = match filter {
@@ -256,6 +256,14 @@ fn confine(
         Filter::OnTopOfZygote => seccomp::spare_program(policy, pid),
     };
     seccomp::install(&program).map_err(|message| Failure::startup(Step::Seccomp, message))
+}
+
+/// Makes an allocation that fails under the memory limit answer
+/// [`Failure::MemoryLimit`]: the frame is made now, written by `sys`'s abort handler.
+fn report_allocation_failures() {
+    let mut frame = Vec::new();
+    let _ = wire::write_frame(&mut frame, &Response::Failure(Failure::MemoryLimit));
+    sys::on_allocation_failure_write(RESPONSE_FD, frame);
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
