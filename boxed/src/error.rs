@@ -29,7 +29,8 @@ pub struct Error(Arc<Repr>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// No setcap'd copy of this executable is installed for the calling user.
+    /// No launcher serves the calling user (`boxed setup`), and no setcap'd copy of this
+    /// executable is installed for them either.
     CopyMissing,
     /// The installed copy was made from another build of this executable, or has been
     /// changed since it was installed.
@@ -139,8 +140,10 @@ impl fmt::Display for PanicLocation {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Repr {
     #[error(
-        "boxed: no sandbox copy of {exe} is installed for this user, so `{function}` cannot run; \
-         create it once per build, as root: {command}"
+        "boxed: the boxed launcher does not serve this user and no sandbox copy of {exe} is \
+         installed, so `{function}` cannot run; set the launcher up once per machine, as \
+         root: sudo \"$(command -v boxed)\" setup --user \"$USER\" (or make a copy of this \
+         build, which trusts whoever built it with root: {command})"
     )]
     CopyMissing {
         function: String,
