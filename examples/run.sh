@@ -4,8 +4,9 @@
 #
 # As root: sets the launcher up for the user `boxed-demo` (created if missing), runs the
 # quickstart as that user from a directory it can reach, and puts back the launcher
-# setup the machine had before. As anyone else: if the launcher does not serve you yet,
-# `sudo` sets it up for you (once), and the program runs as you.
+# setup the machine had before. As anyone else: if no launcher is installed, `sudo` sets
+# it up for you (once); if one serves other users only, it says what to run as root
+# rather than replace their list; then the program runs as you.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p boxed -p boxed-examples
@@ -15,7 +16,15 @@ program="$target/release/quickstart"
 launcher=/usr/local/lib/boxed/launcher
 
 if [ "$(id -u)" != 0 ]; then
-    [ -x "$launcher" ] || sudo "$boxed" setup --user "$(id -un)"
+    if [ ! -x "$launcher" ]; then
+        if [ -e "$launcher.json" ]; then
+            # Set up for others: a setup naming only us would replace their list.
+            echo "the launcher serves other users, not $(id -un); as root, run" >&2
+            echo "  boxed setup --user $(id -un) --user OTHER...   (naming every user it should serve)" >&2
+            exit 1
+        fi
+        sudo "$boxed" setup --user "$(id -un)"
+    fi
     exec "$program"
 fi
 

@@ -10,12 +10,13 @@
 //! assert_eq!(word_count("risky input here"), 3);
 //! ```
 //!
-//! Every call of a `#[sandboxed]` function starts a fresh child process from the same
-//! executable, through a copy of it that carries the file capabilities
-//! `cap_setuid,cap_setgid+ep` (made once per build by `sudo boxed install EXE`). Before any
-//! code of the program runs, the child drops to the user `nobody` with no supplementary
-//! groups, no capabilities and `no_new_privs`, verifies all of that, and only then reads
-//! the request. Arguments and the result cross as JSON on dedicated pipes; only the
+//! Every call of a `#[sandboxed]` function starts a fresh child process through boxed's
+//! own launcher, which carries the file capabilities `cap_setuid,cap_setgid` and is
+//! installed once per machine (`sudo "$(command -v boxed)" setup --user USER`). The
+//! launcher drops to the user `nobody` with no supplementary groups, no capabilities and
+//! `no_new_privs`, confines the process, and only then runs the caller's own running
+//! executable in it; that image verifies all of this before it reads the request (a
+//! caller that is root needs nothing installed). Arguments and the result cross as JSON on dedicated pipes; only the
 //! function's mangled name is sent.
 //!
 //! # Confinement
@@ -44,7 +45,8 @@
 //!
 //! Linux only. The child's start-up runs from an ELF start-up hook, so sandboxed functions
 //! work in programs, examples and test binaries alike, with no `init()` call. See the
-//! [`setup`] module for where the copies live and when one is stale.
+//! [`launcher`] module for the launcher and its setup, and the [`setup`] module for the
+//! per-build copies still used where no launcher serves the caller.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -120,7 +122,7 @@ pub use support::{KernelSupport, kernel_support};
 ///     read = ["/usr/share/zoneinfo"],   // absolute paths
 ///     write = ["/var/tmp/myapp"],
 ///     landlock = "require",    // or "best_effort"
-///     user = "nobody",         // another user only if root allowed it for the copy
+///     user = "nobody",         // another user only if root allowed it (`boxed setup --sandbox-user`)
 ///     unique_uid = false,
 ///     zygote = false,          // `zygote` alone means true
 /// )]
