@@ -168,7 +168,8 @@ impl Policy {
 
     /// Whether the sandbox may open TCP and UDP sockets over IPv4 and IPv6; default
     /// `false`. Every other socket (raw, packet, ICMP, MPTCP, SCTP, netlink, vsock, unix
-    /// domain) stays closed either way; `socketpair` of unix sockets is always allowed.
+    /// domain) stays closed either way; `socketpair` of unix stream and seqpacket sockets
+    /// is always allowed (datagram pairs never: their ends could send to named sockets).
     pub fn network(mut self, allowed: bool) -> Self {
         self.network = allowed;
         self

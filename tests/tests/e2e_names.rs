@@ -154,3 +154,110 @@ fn with_the_network_open_the_same_calls_work() {
         }
     }
 }
+
+/// What a sandbox gets trying to reach the named unix datagram socket at `path`: a
+/// datagram pair (whose end could `sendto` any address), then `sendto` of that address
+/// on an end of a stream pair, which is connected to its other end for good.
+fn datagram_to(path: &str) -> Vec<(String, Result<(), String>)> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+    let errno = |error: std::io::Error| {
+        format!(
+            "{:?}",
+            nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0))
+        )
+    };
+    let datagram = UnixDatagram::pair()
+        .map_err(errno)
+        .and_then(|(end, _)| end.send_to(b"forged", path).map(drop).map_err(errno));
+    let stream = UnixStream::pair().map_err(errno).and_then(|(end, _other)| {
+        let mut address = libc::sockaddr_un {
+            sun_family: libc::AF_UNIX as libc::sa_family_t,
+            sun_path: [0; 108],
+        };
+        for (slot, byte) in address.sun_path.iter_mut().zip(path.bytes()) {
+            *slot = byte as libc::c_char;
+        }
+        // SAFETY: sendto reads 6 bytes of the message and `address`, of its size.
+        let sent = unsafe {
+            libc::sendto(
+                end.as_raw_fd(),
+                b"forged".as_ptr().cast(),
+                6,
+                0,
+                (&raw const address).cast(),
+                size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if sent == -1 {
+            Err(errno(std::io::Error::last_os_error()))
+        } else {
+            Ok(())
+        }
+    });
+    vec![
+        ("datagram pair, sendto(path)".into(), datagram),
+        ("stream pair, sendto(path)".into(), stream),
+    ]
+}
+
+#[sandboxed]
+fn datagram_in_sandbox(path: String) -> Vec<(String, Result<(), String>)> {
+    datagram_to(&path)
+}
+
+#[sandboxed(zygote, network = true)]
+fn datagram_in_zygote_with_network(path: String) -> Vec<(String, Result<(), String>)> {
+    datagram_to(&path)
+}
+
+/// A named unix datagram socket is guarded by its file mode alone (Landlock does not
+/// govern sending to it), so a datagram socket of a pair could write to any that the
+/// sandbox identity may write to: `/dev/log`, a caller's own. Pairs are stream or
+/// seqpacket only, with or without the network, one-shot and through a zygote; the
+/// caller's datagram pair reaches the same socket (the control).
+#[test]
+fn no_datagram_reaches_a_named_unix_socket_from_a_sandbox() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixDatagram;
+    e2e();
+    let dir = std::env::temp_dir().join(format!("boxed-e2e-dgram-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.join("socket");
+    let listener = UnixDatagram::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let path_text = path.to_str().unwrap().to_string();
+
+    for (how, outcomes) in [
+        ("one-shot", datagram_in_sandbox(path_text.clone())),
+        (
+            "zygote, network on",
+            datagram_in_zygote_with_network(path_text.clone()),
+        ),
+    ] {
+        assert_eq!(
+            outcomes[0].1,
+            Err("EPERM".to_string()),
+            "{how}: {outcomes:?}"
+        );
+        // The pair itself is made; the kernel refuses an address on a connected stream.
+        assert!(
+            matches!(&outcomes[1].1, Err(e) if e == "EISCONN" || e == "EOPNOTSUPP"),
+            "{how}: {outcomes:?}"
+        );
+    }
+    let mut buffer = [0u8; 16];
+    assert!(
+        listener.recv(&mut buffer).is_err(),
+        "a sandbox's datagram arrived"
+    );
+
+    // Control: the caller's datagram pair reaches the socket.
+    let outcomes = datagram_to(&path_text);
+    assert_eq!(outcomes[0].1, Ok(()), "{outcomes:?}");
+    let received = listener.recv(&mut buffer).expect("the caller's datagram");
+    assert_eq!(&buffer[..received], b"forged");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

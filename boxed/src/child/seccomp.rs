@@ -249,7 +249,20 @@ fn checks(rule: Rule, policy: &Policy, own_pid: i32) -> Decision {
                 jeq(libc::IPPROTO_UDP as u32, To::Allow, To::Deny),
             ],
         ),
-        Rule::Socketpair => (0, vec![jeq(libc::AF_UNIX as u32, To::Allow, To::Deny)]),
+        // Unix stream and seqpacket pairs only: each end is connected to the other for
+        // good, so it can reach nothing else. A datagram end takes an address with every
+        // `sendto`, and would deliver to any named unix socket the sandbox may write to
+        // (`/dev/log`, a caller's socket), which neither Landlock nor this filter sees.
+        Rule::Socketpair => (
+            0,
+            vec![
+                jeq(libc::AF_UNIX as u32, To::Next, To::Deny),
+                Check::Load(arg(1)),
+                Check::And(0xf),
+                jeq(libc::SOCK_STREAM as u32, To::Allow, To::Next),
+                jeq(libc::SOCK_SEQPACKET as u32, To::Allow, To::Deny),
+            ],
+        ),
         // Never to every process; with one process allowed, only to itself: 0 (its
         // group, which is its own), its pid, or its group by number.
         Rule::Kill if one_process => (
@@ -866,6 +879,24 @@ mod tests {
             decide(&open, libc::SYS_socketpair, pair(libc::AF_INET)),
             EPERM
         );
+        let unix_pair = |kind: i32| args(libc::AF_UNIX as u64, kind as u64, 0);
+        for policy in [&closed, &open] {
+            for kind in [
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK,
+            ] {
+                let decision = decide(policy, libc::SYS_socketpair, unix_pair(kind));
+                assert_eq!(decision, RET_ALLOW, "{kind:#x}");
+            }
+            for kind in [
+                libc::SOCK_DGRAM,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::SOCK_RAW,
+            ] {
+                let decision = decide(policy, libc::SYS_socketpair, unix_pair(kind));
+                assert_eq!(decision, EPERM, "{kind:#x}");
+            }
+        }
     }
 
     #[test]

@@ -56,7 +56,8 @@ pub(crate) enum Rule {
     Prctl,
     /// `socket`: with the network open, TCP and UDP over IPv4 and IPv6 only.
     Socket,
-    /// `socketpair`: `AF_UNIX` only.
+    /// `socketpair`: `AF_UNIX` stream and seqpacket pairs only (a datagram end could
+    /// `sendto` any named unix socket).
     Socketpair,
     /// `kill`: never to -1; with one process, only to 0, itself or its group.
     Kill,
