@@ -47,6 +47,15 @@ pub fn status_field(status: &str, key: &str) -> String {
         .unwrap_or_else(|| panic!("/proc/self/status has no {key}"))
 }
 
+/// The peak resident memory of this process so far, in KiB (`VmHWM`).
+pub fn peak_resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status_field(&status, "VmHWM")
+        .trim_end_matches(" kB")
+        .parse()
+        .expect("VmHWM in kB")
+}
+
 /// A system call's outcome in the form the tests compare: the value, or the name of the
 /// errno it failed with (`"EACCES"`), or the error's text when it carries no errno.
 pub fn errno_name<T>(result: std::io::Result<T>) -> Result<T, String> {

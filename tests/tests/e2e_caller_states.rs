@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use boxed::{ErrorKind, Policy, sandboxed};
-use boxed_tests::{e2e, in_fresh_process, resume_with_message, status_field};
+use boxed_tests::{e2e, in_fresh_process, peak_resident_kib, resume_with_message};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
@@ -346,14 +346,6 @@ fn sigpipe_at_its_default_and_a_stdout_nobody_reads() {
         let stderr = save(std::io::stderr().as_fd());
         restore([saved, stderr], result);
     });
-}
-
-fn peak_resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status_field(&status, "VmHWM")
-        .trim_end_matches(" kB")
-        .parse()
-        .expect("VmHWM in kB")
 }
 
 #[test]

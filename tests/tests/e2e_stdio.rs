@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use boxed::{ErrorKind, Policy, sandboxed};
 use boxed_tests::{
-    e2e, eventually, in_fresh_process, open_directory, proc_stat, resume_with_message,
-    status_field, still_running,
+    e2e, eventually, in_fresh_process, open_directory, peak_resident_kib, proc_stat,
+    resume_with_message, still_running,
 };
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use serde::{Deserialize, Serialize};
@@ -436,14 +436,6 @@ fn flood(dir: String) {
 #[sandboxed]
 fn add(a: u64, b: u64) -> u64 {
     a + b
-}
-
-fn peak_resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status_field(&status, "VmHWM")
-        .trim_end_matches(" kB")
-        .parse()
-        .expect("VmHWM in kB")
 }
 
 #[test]
