@@ -196,6 +196,34 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// What every probe started through the launcher must report, whatever its real uid:
+/// the sandbox identity's gid, no groups, no capability, `no_new_privs`, the filter on,
+/// and its owner's secret, `/etc/passwd` and `setuid(0)` refused.
+fn assert_probe_confined(lines: &str, out: &Output) {
+    assert_eq!(status_field(lines, "Gid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(lines, "Groups"), "");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(status_field(lines, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(status_field(lines, "NoNewPrivs"), "1");
+    assert_eq!(status_field(lines, "Seccomp"), "2", "{}", show(out));
+    assert!(
+        lines.contains("open secret: Permission denied"),
+        "{}",
+        show(out)
+    );
+    assert!(
+        lines.contains("open passwd: Permission denied"),
+        "{}",
+        show(out)
+    );
+    assert!(
+        lines.contains("setuid 0: Operation not permitted"),
+        "{}",
+        show(out)
+    );
+}
+
 fn show(out: &Output) -> String {
     format!(
         "status: {}\nstdout:\n{}\nstderr:\n{}",
@@ -317,28 +345,7 @@ fn a_foreign_image_runs_as_nobody_confined_before_its_first_instruction() {
     let lines = stdout(&out);
     assert!(lines.contains("PROBE RAN"), "{}", show(&out));
     assert_eq!(status_field(&lines, "Uid"), "65534\t65534\t65534\t65534");
-    assert_eq!(status_field(&lines, "Gid"), "65534\t65534\t65534\t65534");
-    assert_eq!(status_field(&lines, "Groups"), "");
-    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
-        assert_eq!(status_field(&lines, set), "0000000000000000", "{set}");
-    }
-    assert_eq!(status_field(&lines, "NoNewPrivs"), "1");
-    assert_eq!(status_field(&lines, "Seccomp"), "2", "{}", show(&out));
-    assert!(
-        lines.contains("open secret: Permission denied"),
-        "{}",
-        show(&out)
-    );
-    assert!(
-        lines.contains("open passwd: Permission denied"),
-        "{}",
-        show(&out)
-    );
-    assert!(
-        lines.contains("setuid 0: Operation not permitted"),
-        "{}",
-        show(&out)
-    );
+    assert_probe_confined(&lines, &out);
     let env: Vec<&str> = lines
         .lines()
         .filter_map(|line| line.strip_prefix("env "))
@@ -543,28 +550,7 @@ fn a_foreign_image_started_as_a_zygote_is_confined_and_nobody_in_effect() {
         "{}",
         show(&out)
     );
-    assert_eq!(status_field(&lines, "Gid"), "65534\t65534\t65534\t65534");
-    assert_eq!(status_field(&lines, "Groups"), "");
-    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
-        assert_eq!(status_field(&lines, set), "0000000000000000", "{set}");
-    }
-    assert_eq!(status_field(&lines, "NoNewPrivs"), "1");
-    assert_eq!(status_field(&lines, "Seccomp"), "2", "{}", show(&out));
-    assert!(
-        lines.contains("open secret: Permission denied"),
-        "{}",
-        show(&out)
-    );
-    assert!(
-        lines.contains("open passwd: Permission denied"),
-        "{}",
-        show(&out)
-    );
-    assert!(
-        lines.contains("setuid 0: Operation not permitted"),
-        "{}",
-        show(&out)
-    );
+    assert_probe_confined(&lines, &out);
     assert!(
         lines.contains("env BOXED_SANDBOX=zygote-image-2"),
         "{}",
