@@ -1,10 +1,10 @@
 //! Shared pieces of the end-to-end tests.
 //!
 //! The end-to-end tests (`tests/e2e_*.rs`) run as they will be used: as an unprivileged
-//! caller, through the setcap'd copy of the test binary. `tests/run.sh` prepares that:
-//! it creates the test users, stages the test binaries where the test user can run them,
-//! installs their copies and runs them as that user with the variables read here. Run
-//! any other way, these tests fail with a message that says so; they never skip.
+//! caller, through the launcher. `tests/run.sh` prepares that: it creates the test users,
+//! sets the launcher up once, and runs `cargo test` as the test user with the variables
+//! read here. Run any other way, these tests fail with a message that says so; they
+//! never skip.
 
 use std::path::PathBuf;
 
@@ -23,8 +23,8 @@ pub struct E2e {
 pub fn e2e() -> E2e {
     assert!(
         !nix::unistd::geteuid().is_root(),
-        "end-to-end tests must run as an unprivileged caller through the setcap'd copy; \
-         run them with `bash tests/run.sh`"
+        "end-to-end tests must run as an unprivileged caller through the launcher; run \
+         them with `bash tests/run.sh`"
     );
     let var = |name: &str| {
         std::env::var(name).unwrap_or_else(|_| {

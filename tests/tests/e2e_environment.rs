@@ -271,7 +271,7 @@ fn process_state() -> ProcessState {
 
 #[test]
 fn the_child_starts_with_nothing_of_the_callers_process() {
-    let env = e2e();
+    e2e();
     let state = process_state();
 
     let null = std::fs::metadata("/dev/null").unwrap();
@@ -283,8 +283,8 @@ fn the_child_starts_with_nothing_of_the_callers_process() {
     assert_eq!(state.stdin_read, Ok(0));
 
     assert_eq!(state.cwd, Path::new("/"));
-    // The caller is elsewhere (tests/run.sh starts it in BOXED_E2E_WORK).
-    assert_eq!(std::env::current_dir().unwrap(), env.work);
+    // The caller is elsewhere (cargo starts it in its package's directory).
+    assert_ne!(std::env::current_dir().unwrap(), Path::new("/"));
 
     assert_eq!(state.umask, "0077");
 
