@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite, run the way boxed is used.
 #
-# - As root: unit and doc tests, the compile-fail tests, and the tests that act as
-#   several users (tests/tests/*.rs whose name does not start with e2e_).
-# - As the unprivileged user boxed-test, with plain `cargo test` in a copy of this
-#   checkout that user owns: the end-to-end tests (tests/tests/e2e_*.rs), every call
-#   through the launcher that `boxed setup` installs once, as a machine's setup would;
-#   then the developer's loop (doctests, `cargo run`, an edit, `cargo run`).
+# - As root, only what needs root: creating the test users, `boxed setup` of the
+#   launcher, and the tests that act as several users or as a root caller
+#   (tests/tests/launcher.rs, root_caller.rs).
+# - Everything else as the unprivileged user boxed-test, with plain `cargo test` in a
+#   copy of this checkout that user owns, after the one `boxed setup`: the unit tests,
+#   the doctests, the compile-fail tests and the end-to-end tests (tests/tests/e2e_*.rs),
+#   every sandboxed call through the launcher, nothing installed for any binary; then
+#   the developer's loop (`cargo run` of the quickstart, an edit, `cargo run`).
 #
-# Needs root (it creates users and installs copies); re-runs itself with sudo otherwise.
-# Exits non-zero if any suite fails; no suite is skipped.
+# Needs root (it creates users and installs the launcher); re-runs itself with sudo
+# otherwise. Exits non-zero if any suite fails; no suite is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -25,8 +27,10 @@ usermod --append --groups "$extra" "$caller"
 id -u "$other" >/dev/null 2>&1 || useradd --user-group --shell /bin/sh "$other"
 caller_home=$(getent passwd "$caller" | cut -d: -f6)
 
-echo "== build"
-cargo build --workspace --all-targets
+# Root builds only the programs its own tests start (the launcher's `boxed setup`, the
+# caller program); the test user builds and tests the rest in its own checkout.
+echo "== build (root: the programs the root-run tests start)"
+cargo build -p boxed -p boxed-tests -p boxed-examples --bins
 target="${CARGO_TARGET_DIR:-target}"
 
 stage=$(mktemp -d /tmp/boxed-e2e.XXXXXX)
@@ -44,8 +48,7 @@ trap cleanup EXIT
 mkdir -m 755 "$stage/bin"
 install -d -o "$caller" -g "$caller" -m 755 "$stage/work"
 install -o root -g root -m 4755 "$(command -v id)" "$stage/suid-id"
-# Root's builds of the programs the tests start (the root-run tests make their copies
-# and set the launcher up from these; the end-to-end tests start the caller program).
+# Root's builds of the programs the root-run tests start.
 cp "$target/debug/boxed" "$target/debug/boxed-test-caller" "$target/debug/quickstart" "$stage/bin/"
 
 echo "== what this kernel enforces (boxed doctor)"
@@ -60,13 +63,13 @@ suite() {
     if ! "$@"; then failed+=("$name"); fi
 }
 
-suite "unit and doc tests (root)" cargo test --no-fail-fast --workspace --exclude boxed-tests
 root_tests=()
 for file in tests/tests/*.rs; do
     name=$(basename "$file" .rs)
-    case "$name" in e2e_*) ;; *) root_tests+=(--test "$name") ;; esac
+    case "$name" in e2e_* | compiletest) ;; *) root_tests+=(--test "$name") ;; esac
 done
-suite "compile and multi-user tests (root)" cargo test --no-fail-fast -p boxed-tests "${root_tests[@]}"
+suite "multi-user and root-caller tests (root)" \
+    cargo test --no-fail-fast -p boxed-tests "${root_tests[@]}"
 
 # The launcher, once, as a machine's setup would: every call of the end-to-end tests
 # starts through it. e2e_identity runs sandboxes as $other and under unique uids, which
@@ -76,10 +79,14 @@ suite "compile and multi-user tests (root)" cargo test --no-fail-fast -p boxed-t
 
 # The rest runs as $caller with plain cargo, in a copy of this checkout that user owns,
 # with nothing installed for any binary: the launcher serves every test binary, doctest
-# and program cargo builds. The toolchain is root's (rustup keeps it in root's 0700
-# home), so its bin and lib are linked into the stage (hard links: root's files, which
-# the user can read and not change) or copied; the registry cache is copied, and cargo
-# runs offline.
+# and program cargo builds.
+#
+# The toolchain: rustup keeps it under root's home, which is 0700. Rather than open that
+# home (or the toolchain) to the user, its bin and lib directories are hard-linked into
+# the stage: the same files, owned by root, which the user can run and read but not
+# change; nothing of root's home becomes reachable. Across file systems they are copied
+# instead. The registry cache is copied into the user's own cargo home, so cargo runs
+# offline and never writes to root's.
 dev="$stage/dev"
 install -d -o "$caller" -g "$caller" -m 755 "$dev" "$dev/src" "$dev/cargo"
 sysroot=$(rustc --print sysroot)
@@ -92,21 +99,24 @@ chown -R "$caller:$caller" "$dev"
 secret="boxed-e2e-secret-$RANDOM$RANDOM"
 as_developer() {
     runuser -u "$caller" -- env -i PATH="$stage/toolchain/bin:/usr/bin:/bin" \
-        HOME="$caller_home" CARGO_HOME="$dev/cargo" \
+        HOME="$caller_home" CARGO_HOME="$dev/cargo" CARGO_NET_OFFLINE=true \
         BOXED_E2E_STAGE="$stage" BOXED_E2E_WORK="$stage/work" BOXED_E2E_SECRET="$secret" \
         BOXED_E2E_OTHER="$other" sh -c "cd '$dev/src' && $1"
 }
+suite "unit, doc and compile tests (as $caller: cargo test)" \
+    as_developer "cargo test --offline --no-fail-fast --workspace --exclude boxed-tests &&
+        cargo test --offline --no-fail-fast -p boxed-tests --lib --bins --test compiletest"
 suite "end-to-end tests (as $caller: cargo test, through the launcher)" \
     as_developer "cargo test --offline --no-fail-fast -p boxed-tests --test 'e2e_*'"
 
-# The developer's loop: the doctests (whose binaries live in a fresh temporary
-# directory), `cargo run` of the quickstart, and the same after an edit.
-suite "the developer's loop (as $caller: cargo test --doc, cargo run, an edit, cargo run)" \
+# The developer's loop: `cargo run` of the quickstart, an edit, and the same again; the
+# doctests that call a sandboxed function ran above, each from a fresh temporary
+# directory.
+suite "the developer's loop (as $caller: cargo run, an edit, cargo run)" \
     as_developer 'set -e
-        cargo test --offline --quiet -p boxed --doc
         cargo run --offline --quiet -p boxed-examples --bin quickstart | grep -x "add(2, 3) = 5"
         printf "\n// an edit after the first run\n" >> examples/quickstart.rs
-        cargo run --offline --quiet -p boxed-examples --bin quickstart | grep -x "add(2, 3) = 5"' 
+        cargo run --offline --quiet -p boxed-examples --bin quickstart | grep -x "add(2, 3) = 5"'
 
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${failed[@]}" >&2
