@@ -14,7 +14,7 @@
 //!   concurrency row (default 300);
 //! - `--large-iterations N`: samples of each 64 MiB row (default 10);
 //! - `--only GROUP`: only the floor and one group of rows: `sandboxed`, `zygote`,
-//!   `payload` or `threads` (the ratios of the other groups are left out).
+//!   `payload`, `threads` or `filter` (the ratios of the other groups are left out).
 //!
 //! Each row is warmed up first with a tenth of its iterations (at least one). The program
 //! only measures and prints; it asserts nothing about times.
@@ -24,6 +24,12 @@
 //! them, back to back and 5 ms apart. Beside the default path, a row measures the floor
 //! plus one `fork` of a child that exits at once, the least a supervisor and its sandbox
 //! add to one process start.
+//!
+//! The `filter` rows time the kernel installing the syscall filter on a fresh thread of
+//! the benchmark (the `seccomp` call only), each part for the default policy and for one
+//! with the network and processes open: the whole filter of a one-shot call, the zygote's
+//! bulk, and the spare's part, installed on top of the bulk as in a zygote call. The
+//! note says how many classic-BPF instructions the part has.
 //!
 //! More modes are the programs some rows start: `--noop` returns from `main` at once,
 //! `--fork-noop` forks a child that exits at once and waits for it, `--echo` reads its
@@ -141,6 +147,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
     });
     let threads = wanted("threads").then(|| (concurrent_add(1, n), concurrent_add(2, n)));
+    let filter = wanted("filter").then(|| filter_rows(n)).transpose()?;
 
     // The table, in this order.
     let mut rows: Vec<&Row> = vec![&direct, &thread, &floor];
@@ -160,6 +167,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(((one, _), (two, _))) = &threads {
         rows.extend([one, two]);
     }
+    rows.extend(filter.iter().flatten());
     print_table(&rows);
     if copy_exec.is_none() {
         println!("(no row for the launcher: running as root, which needs none)");
@@ -263,13 +271,14 @@ impl Options {
             if flag == "--only" {
                 let group = args.next().map(String::as_str);
                 match group {
-                    Some(group @ ("sandboxed" | "zygote" | "payload" | "threads")) => {
+                    Some(group @ ("sandboxed" | "zygote" | "payload" | "threads" | "filter")) => {
                         options.only = Some(group.to_string());
                         continue;
                     }
                     _ => {
                         return Err(
-                            "--only needs one of sandboxed, zygote, payload, threads".into()
+                            "--only needs one of sandboxed, zygote, payload, threads, filter"
+                                .into(),
                         );
                     }
                 }
@@ -717,6 +726,43 @@ fn concurrent_add(threads: usize, calls: usize) -> (Row, f64) {
     let name = format!("sandboxed add, {threads} thread(s)");
     let row = Row::new(name, samples).with_note(format!("{per_second:.0} calls/s"));
     (row, per_second)
+}
+
+/// The install time of each part of the syscall filter, for the default policy and for
+/// one with the network and processes open.
+fn filter_rows(n: usize) -> Result<Vec<Row>, String> {
+    use boxed::__private::{FilterPart, filter_install_time, filter_instructions};
+    let mut rows = Vec::new();
+    for (name, policy) in [
+        ("default", boxed::Policy::new()),
+        (
+            "net+procs",
+            boxed::Policy::new().network(true).max_processes(4),
+        ),
+    ] {
+        for (part, what, policy) in [
+            (FilterPart::Whole, "whole", policy.clone()),
+            (FilterPart::Zygote, "zygote's", policy.clone().zygote(true)),
+            (FilterPart::Spare, "spare's", policy.clone().zygote(true)),
+        ] {
+            let mut failure = None;
+            let samples = sample(n, || {
+                filter_install_time(&policy, part).unwrap_or_else(|error| {
+                    failure.get_or_insert(error);
+                    Duration::ZERO
+                })
+            });
+            if let Some(error) = failure {
+                return Err(format!("installing the {what} filter ({name}): {error}"));
+            }
+            let instructions = filter_instructions(&policy, part);
+            rows.push(
+                Row::new(format!("install filter, {what}, {name}"), samples)
+                    .with_note(format!("{instructions} BPF instructions")),
+            );
+        }
+    }
+    Ok(rows)
 }
 
 fn print_table(rows: &[&Row]) {

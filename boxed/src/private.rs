@@ -16,6 +16,9 @@ pub use linkme;
 /// The protocol version this build speaks, the value of the child's marker variable.
 pub use crate::wire::PROTOCOL;
 
+/// The parts of the syscall filter, for the benchmark's rows on its size and install time.
+pub use crate::child::seccomp::Part as FilterPart;
+
 use crate::Error;
 
 /// What the child-side glue returns: the encoded result, or what went wrong.
@@ -138,4 +141,21 @@ pub async fn finish_async<R: DeserializeOwned>(
     finish: fn(Result<R, Error>) -> R,
 ) -> R {
     finish(call.await)
+}
+
+/// How many classic-BPF instructions `part` of the syscall filter has under `policy`
+/// (the benchmark's size column).
+pub fn filter_instructions(policy: &crate::Policy, part: FilterPart) -> usize {
+    crate::child::seccomp::part(policy, part, 1).len()
+}
+
+/// How long the kernel takes to install `part` of the syscall filter of `policy` on a
+/// fresh thread of this process (the spare's part on top of the zygote's, as in a zygote
+/// call); only the installing `seccomp` call is timed. Leaves this process unconfined:
+/// the filtered thread ends.
+pub fn filter_install_time(
+    policy: &crate::Policy,
+    part: FilterPart,
+) -> Result<std::time::Duration, String> {
+    crate::child::seccomp::install_time(policy, part)
 }
