@@ -29,10 +29,9 @@
 //! 64-bit words), and the kernel took about 260 µs to install that, the largest single
 //! cost of a sandboxed call. Laid out directly, as a search tree over runs of numbers,
 //! with one `JSET` for all namespace flags and the checks of one syscall in one place,
-//! the whole table is about 130 instructions and installs in about 35 µs (the benchmark's
-//! `filter` rows). The layout is simple enough
-//! to review, and the unit tests below run the program through a small interpreter for
-//! every number and rule.
+//! the whole table is about 130 instructions and installs in about 30 µs (the
+//! benchmark's `filter` rows). The layout is simple enough to review, and the unit tests
+//! below run the program through a small interpreter for every number and rule.
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!(
