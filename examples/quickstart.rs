@@ -1,7 +1,8 @@
 //! The quickstart: three sandboxed functions, called like plain functions.
 //!
-//! Run it with `bash examples/run.sh`, which builds it, installs its setcap'd copy and
-//! runs it as an unprivileged user.
+//! Run it with `cargo run -p boxed-examples --bin quickstart` once the launcher serves
+//! you, or with `bash examples/run.sh`, which sets the launcher up and runs it as an
+//! unprivileged user.
 
 use boxed::sandboxed;
 use serde::{Deserialize, Serialize};

@@ -20,7 +20,7 @@ fi
 
 caller=boxed-test      # runs the end-to-end tests
 extra=boxed-test-extra # a supplementary group of $caller
-other=boxed-other      # another local user, for attacks on the installed copy
+other=boxed-other      # another local user, for attacks on the launcher
 getent group "$extra" >/dev/null || groupadd "$extra"
 id -u "$caller" >/dev/null 2>&1 || useradd --create-home --user-group --shell /bin/sh "$caller"
 usermod --append --groups "$extra" "$caller"
@@ -45,6 +45,8 @@ cleanup() {
     rm -rf "$stage"
 }
 trap cleanup EXIT
+# The root-run tests start with none installed (a root caller needs nothing).
+rm -f "$launcher" "$launcher.json"
 mkdir -m 755 "$stage/bin"
 install -d -o "$caller" -g "$caller" -m 755 "$stage/work"
 install -o root -g root -m 4755 "$(command -v id)" "$stage/suid-id"

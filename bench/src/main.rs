@@ -1,9 +1,8 @@
 //! What a sandboxed call costs, measured in one run, as an unprivileged caller through
-//! the launcher (or, where none serves the caller, the setcap'd copy), the way boxed is
-//! used.
+//! the launcher, the way boxed is used.
 //!
 //! Every row is compared with the floor: a spawn and wait of this same binary doing
-//! nothing. Beside it: an in-process call and a thread, a start of the launcher (or copy) on
+//! nothing. Beside it: an in-process call and a thread, a start of the launcher on
 //! its own, payloads of 1 MiB and 64 MiB through a sandboxed echo (beside the JSON work
 //! and the pipe transfer they need), and calls per second from one and two threads.
 //!
@@ -46,7 +45,6 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use boxed::setup::Copy;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -117,16 +115,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse(&args)?;
     let exe = fs::canonicalize(std::env::current_exe()?)?;
     let uid = nix::unistd::getuid();
-    // What a sandboxed call starts: the launcher where it serves this user, else the copy.
-    let launcher = Path::new(boxed::launcher::LAUNCHER);
-    let launched = nix::unistd::access(launcher, nix::unistd::AccessFlags::X_OK).is_ok();
-    let copy = (!uid.is_root()).then(|| {
-        if launched {
-            launcher.to_path_buf()
-        } else {
-            Copy::locate(&exe, uid.as_raw()).path
-        }
-    });
+    // What a sandboxed call of a caller that is not root starts: the launcher.
+    let copy = (!uid.is_root()).then(|| PathBuf::from(boxed::launcher::LAUNCHER));
     print_machine(&exe, &copy);
     let n = options.iterations;
 
@@ -475,16 +465,13 @@ fn floor(exe: &Path, n: usize) -> Row {
     Row::new("floor: spawn+wait of this binary --noop", samples)
 }
 
-/// The launcher (or the setcap'd copy) started directly: it drops its privileges and
-/// refuses, exit 126.
+/// The launcher started directly: it drops its privileges and refuses, exit 126.
 fn copy_exec(copy: &Path, n: usize) -> Row {
     let samples = sample(n, || {
         let mut command = quiet(copy);
         command.stderr(Stdio::null());
         time(|| {
-            let status = command
-                .status()
-                .expect("starting the launcher or copy failed");
+            let status = command.status().expect("starting the launcher failed");
             assert_eq!(status.code(), Some(126), "it ended with {status}");
         })
     });
@@ -819,7 +806,7 @@ fn print_machine(exe: &Path, copy: &Option<PathBuf>) {
             copy.display()
         ),
         None => {
-            println!("caller:  root, so sandboxed calls start this binary itself, without a copy")
+            println!("caller:  root, so sandboxed calls start this binary itself, with no launcher")
         }
     }
     println!();

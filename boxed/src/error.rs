@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Everything that can go wrong around a sandboxed call, and in setting up its copy.
+/// Everything that can go wrong around a sandboxed call, and in setting up the launcher.
 ///
 /// The message says what failed and what to do about it. [`Error::kind`] tells the
 /// cases apart; the underlying I/O or JSON error, where there is one, is the
@@ -29,12 +29,10 @@ pub struct Error(Arc<Repr>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// No launcher serves the calling user (`boxed setup`), and no setcap'd copy of this
-    /// executable is installed for them either.
-    CopyMissing,
-    /// The installed copy was made from another build of this executable, or has been
-    /// changed since it was installed.
-    CopyStale,
+    /// The caller is not root and no installed launcher serves it: `boxed setup` was
+    /// not run, or not for this user. The message gives the command that fixes it, to
+    /// run as root once per machine (`sudo /full/path/to/boxed setup --user USER`).
+    NoLauncher,
     /// The child process could not be started.
     Spawn,
     /// The child could not drop or verify its privileges, so it ran nothing.
@@ -67,7 +65,7 @@ pub enum ErrorKind {
     Protocol,
     /// Reading from or writing to the child failed.
     Io,
-    /// `boxed install` or `boxed status` failed.
+    /// `boxed setup` or `boxed status` failed.
     Setup,
     /// The policy's wall-clock `timeout` expired; the sandbox was killed.
     Timeout,
@@ -140,24 +138,14 @@ impl fmt::Display for PanicLocation {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Repr {
     #[error(
-        "boxed: the boxed launcher does not serve this user and no sandbox copy of {exe} is \
-         installed, so `{function}` cannot run; set the launcher up once per machine, as \
-         root: sudo \"$(command -v boxed)\" setup --user \"$USER\" (or make a copy of this \
-         build, which trusts whoever built it with root: {command})"
+        "boxed: `{function}` cannot run: the caller is not root, and the boxed launcher \
+         {LAUNCHER} that starts the sandboxes of other users {why}; set it up for the \
+         user {user}, once per machine, as root: {command}",
+        LAUNCHER = crate::launcher::LAUNCHER
     )]
-    CopyMissing {
+    NoLauncher {
         function: String,
-        exe: PathBuf,
-        command: String,
-    },
-    #[error(
-        "boxed: the sandbox copy {copy} {why} {exe} and is never run, so `{function}` cannot \
-         run; refresh it, as root: {command}"
-    )]
-    CopyStale {
-        function: String,
-        exe: PathBuf,
-        copy: PathBuf,
+        user: String,
         why: String,
         command: String,
     },
@@ -354,8 +342,7 @@ impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match &*self.0 {
-            Repr::CopyMissing { .. } => ErrorKind::CopyMissing,
-            Repr::CopyStale { .. } => ErrorKind::CopyStale,
+            Repr::NoLauncher { .. } => ErrorKind::NoLauncher,
             Repr::Spawn { .. } => ErrorKind::Spawn,
             Repr::Privileges { .. } => ErrorKind::Privileges,
             Repr::Startup { .. } => ErrorKind::Startup,
@@ -386,8 +373,7 @@ impl Error {
     /// The sandboxed function the call was for (`crate::module::name`), if any.
     pub fn function(&self) -> Option<&str> {
         match &*self.0 {
-            Repr::CopyMissing { function, .. }
-            | Repr::CopyStale { function, .. }
+            Repr::NoLauncher { function, .. }
             | Repr::Spawn { function, .. }
             | Repr::Privileges { function, .. }
             | Repr::Startup { function, .. }
@@ -489,7 +475,7 @@ mod tests {
                 kind: Limit::Timeout(std::time::Duration::from_millis(1500)),
             }
             .into(),
-            Error::setup("no copy", None),
+            Error::setup("no launcher", None),
         ]
     }
 

@@ -45,8 +45,9 @@
 //!
 //! Linux only. The child's start-up runs from an ELF start-up hook, so sandboxed functions
 //! work in programs, examples and test binaries alike, with no `init()` call. See the
-//! [`launcher`] module for the launcher and its setup, and the [`setup`] module for the
-//! per-build copies still used where no launcher serves the caller.
+//! [`launcher`] module for the launcher and its setup. A caller that is not root and that
+//! no installed launcher serves gets [`ErrorKind::NoLauncher`], whose message names the
+//! setup command to run.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -57,8 +58,6 @@ mod executor;
 pub mod launcher;
 mod policy;
 mod registry;
-pub mod setup;
-
 mod support;
 mod sys;
 mod wire;

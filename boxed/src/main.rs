@@ -1,34 +1,22 @@
 //! `boxed`: installs and checks what sandboxed calls of an unprivileged user start
 //! through, and says what the kernel enforces.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use boxed::setup::{self, Status};
+use boxed::launcher::Grants;
 
 const USAGE: &str = "\
 usage: boxed <command> [options]
 
 commands:
   setup      as root, once per machine: install the launcher for users and groups
-  status     say whether the launcher (or the copy of EXE) is installed and current
-  install    as root, once per build of EXE: make the setcap'd copy of EXE
-  uninstall  as root: remove the copy of EXE
+  status     say whether the launcher is installed, for whom, and current
   doctor     say which confinement layers this kernel enforces
   help       show this text, or `boxed help <command>` for one command
 
 options:
   -h, --help     show this text (after a command: that command's help)
   -V, --version  print the version";
-
-const INSTALL_USAGE: &str = "\
-usage: boxed install [--user USER] [--sandbox-user NAME]... [--unique-uids] EXE
-
-As root, once per build of EXE: create the setcap'd copy that sandboxed calls of EXE
-run through, for USER (default: the owner of EXE). --sandbox-user lets policies run
-sandboxes as NAME besides nobody; --unique-uids lets them ask for a uid of their own
-per sandbox. Installing a copy trusts whoever built EXE with root: the copy is their
-code, and it holds cap_setuid and cap_setgid.";
 
 const SETUP_USAGE: &str = "\
 usage: boxed setup (--user USER | --group GROUP)... [--sandbox-user NAME]... [--unique-uids]
@@ -42,16 +30,9 @@ besides nobody; --unique-uids lets them ask for a uid of their own per sandbox.
 
 const STATUS_USAGE: &str = "\
 usage: boxed status
-       boxed status [--user USER] EXE
 
-Without EXE: say whether the launcher is installed, for whom, and whether it is the
-build of this boxed command. With EXE: whether the copy of EXE for USER (default: the
-owner of EXE) is present and current. Exits 0 only when it is.";
-
-const UNINSTALL_USAGE: &str = "\
-usage: boxed uninstall [--user USER] EXE
-
-As root: remove the copy of EXE for USER (default: the owner of EXE).";
+Say whether the launcher is installed, for whom, and whether it is the build of this
+boxed command. Exits 0 only when it is installed, intact and current.";
 
 const DOCTOR_USAGE: &str = "\
 usage: boxed doctor
@@ -69,32 +50,17 @@ enum Command {
     Setup {
         users: Vec<String>,
         groups: Vec<String>,
-        grants: setup::Grants,
+        grants: Grants,
     },
     Remove,
     LauncherStatus,
-    Copy {
-        action: CopyAction,
-        user: Option<String>,
-        grants: setup::Grants,
-        exe: PathBuf,
-    },
-}
-
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum CopyAction {
-    Install,
-    Status,
-    Uninstall,
 }
 
 /// The help text of `command`, or `None` for a command that does not exist.
 fn usage_of(command: &str) -> Option<&'static str> {
     Some(match command {
         "setup" => SETUP_USAGE,
-        "install" => INSTALL_USAGE,
         "status" => STATUS_USAGE,
-        "uninstall" => UNINSTALL_USAGE,
         "doctor" => DOCTOR_USAGE,
         "help" => USAGE,
         _ => return None,
@@ -105,73 +71,47 @@ fn unknown(command: &str) -> String {
     format!("boxed: unknown command `{command}`; `boxed help` lists the commands")
 }
 
+/// The commands of the per-build copies that carried capabilities, which the launcher
+/// replaced.
+fn retired(command: &str) -> String {
+    format!(
+        "boxed: `{command}` is gone: there are no per-build copies any more; the launcher \
+         serves every build of every program, set up once per machine, as root, with \
+         `boxed setup --user USER`"
+    )
+}
+
 /// Reads the arguments (without the program name); an error is the message to print on
 /// stderr before exiting with code 2.
 fn parse(args: &[String]) -> Result<Command, String> {
     let Some((command, rest)) = args.split_first() else {
         return Err(USAGE.into());
     };
-    let action = match command.as_str() {
-        "-h" | "--help" => return Ok(Command::Print(USAGE)),
-        "-V" | "--version" => return Ok(Command::Version),
-        "help" => {
-            return match rest {
-                [] => Ok(Command::Print(USAGE)),
-                [topic] => usage_of(topic)
-                    .map(Command::Print)
-                    .ok_or_else(|| unknown(topic)),
-                _ => Err(format!("boxed help takes one command at most\n{USAGE}")),
-            };
-        }
-        "doctor" => {
-            return match rest {
-                [] => Ok(Command::Doctor),
-                [flag] if flag == "-h" || flag == "--help" => Ok(Command::Print(DOCTOR_USAGE)),
-                [other, ..] => Err(format!("unexpected argument `{other}`\n{DOCTOR_USAGE}")),
-            };
-        }
-        "setup" => return parse_setup(rest),
-        "status" if rest.is_empty() => return Ok(Command::LauncherStatus),
-        "install" => CopyAction::Install,
-        "status" => CopyAction::Status,
-        "uninstall" => CopyAction::Uninstall,
-        other if other.starts_with('-') => {
-            return Err(format!("boxed: unknown option `{other}`\n{USAGE}"));
-        }
-        other => return Err(unknown(other)),
-    };
-    let usage = usage_of(command).expect("every command has a usage");
-    let mut user = None;
-    let mut exe = None;
-    let mut grants = setup::Grants::default();
-    let mut rest = rest.iter();
-    while let Some(arg) = rest.next() {
-        let mut value = |flag: &str| {
-            rest.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value\n{usage}"))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Print(usage)),
-            "--user" => user = Some(value("--user")?),
-            "--sandbox-user" if action == CopyAction::Install => {
-                grants.sandbox_users.push(value("--sandbox-user")?)
-            }
-            "--unique-uids" if action == CopyAction::Install => grants.unique_uids = true,
-            flag if flag.starts_with('-') => {
-                return Err(format!("unknown option `{flag}`\n{usage}"));
-            }
-            _ if exe.is_none() => exe = Some(PathBuf::from(arg)),
-            _ => return Err(format!("unexpected argument `{arg}`\n{usage}")),
-        }
+    match command.as_str() {
+        "-h" | "--help" => Ok(Command::Print(USAGE)),
+        "-V" | "--version" => Ok(Command::Version),
+        "help" => match rest {
+            [] => Ok(Command::Print(USAGE)),
+            [topic] => usage_of(topic)
+                .map(Command::Print)
+                .ok_or_else(|| unknown(topic)),
+            _ => Err(format!("boxed help takes one command at most\n{USAGE}")),
+        },
+        "doctor" => match rest {
+            [] => Ok(Command::Doctor),
+            [flag] if flag == "-h" || flag == "--help" => Ok(Command::Print(DOCTOR_USAGE)),
+            [other, ..] => Err(format!("unexpected argument `{other}`\n{DOCTOR_USAGE}")),
+        },
+        "setup" => parse_setup(rest),
+        "status" => match rest {
+            [] => Ok(Command::LauncherStatus),
+            [flag] if flag == "-h" || flag == "--help" => Ok(Command::Print(STATUS_USAGE)),
+            [other, ..] => Err(format!("unexpected argument `{other}`\n{STATUS_USAGE}")),
+        },
+        "install" | "uninstall" => Err(retired(command)),
+        other if other.starts_with('-') => Err(format!("boxed: unknown option `{other}`\n{USAGE}")),
+        other => Err(unknown(other)),
     }
-    let exe = exe.ok_or_else(|| format!("EXE is missing\n{usage}"))?;
-    Ok(Command::Copy {
-        action,
-        user,
-        grants,
-        exe,
-    })
 }
 
 fn parse_setup(args: &[String]) -> Result<Command, String> {
@@ -179,7 +119,7 @@ fn parse_setup(args: &[String]) -> Result<Command, String> {
         return Ok(Command::Remove);
     }
     let (mut users, mut groups) = (Vec::new(), Vec::new());
-    let mut grants = setup::Grants::default();
+    let mut grants = Grants::default();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -277,14 +217,14 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> Result<ExitCode, String> {
-    let (action, user, grants, exe) = match command {
+    match command {
         Command::Print(text) => {
             println!("{text}");
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Version => {
             println!("boxed {}", env!("CARGO_PKG_VERSION"));
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Setup {
             users,
@@ -293,7 +233,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
         } => {
             boxed::launcher::setup(&users, &groups, &grants).map_err(|e| e.to_string())?;
             println!("{}", launcher_line().0);
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Remove => {
             let removed = boxed::launcher::remove().map_err(|e| e.to_string())?;
@@ -305,73 +245,23 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     "launcher: was not installed"
                 }
             );
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::LauncherStatus => {
             let (line, ok) = launcher_line();
             println!("{line}");
-            return Ok(if ok {
+            Ok(if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
-            });
+            })
         }
         Command::Doctor => {
             let support = boxed::kernel_support();
             println!("{support}");
             // Reported, not judged: a root caller needs no launcher.
             println!("{}", launcher_line().0);
-            return Ok(if support.complete() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
-        }
-        Command::Copy {
-            action,
-            user,
-            grants,
-            exe,
-        } => (action, user, grants, exe),
-    };
-    let uid = setup::resolve_user(user.as_deref(), &exe).map_err(|e| e.to_string())?;
-    match action {
-        CopyAction::Install => {
-            let copy = setup::install(&exe, uid, &grants).map_err(|e| e.to_string())?;
-            println!("installed {} for uid {uid}", copy.path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        CopyAction::Uninstall => {
-            let copy = setup::uninstall(&exe, uid).map_err(|e| e.to_string())?;
-            println!("removed {}", copy.path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        CopyAction::Status => {
-            let (copy, status) = setup::status(&exe, uid).map_err(|e| e.to_string())?;
-            let path = copy.path.display();
-            let (line, ok) = match status {
-                Status::Current => (format!("current: {path}"), true),
-                Status::Missing => (
-                    format!(
-                        "missing: {path}; create it with: {}",
-                        copy.install_command()
-                    ),
-                    false,
-                ),
-                Status::Stale => (
-                    format!("stale: {path}; refresh it with: {}", copy.install_command()),
-                    false,
-                ),
-                Status::Damaged(why) => (
-                    format!(
-                        "damaged: {path}: {why}; recreate it with: {}",
-                        copy.install_command()
-                    ),
-                    false,
-                ),
-            };
-            println!("{line}");
-            Ok(if ok {
+            Ok(if support.complete() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -398,14 +288,6 @@ mod tests {
         for line in ["--help", "-h", "help"] {
             assert_eq!(parse_line(line), Ok(Command::Print(USAGE)), "{line}");
         }
-        assert_eq!(
-            parse_line("help install"),
-            Ok(Command::Print(INSTALL_USAGE))
-        );
-        assert_eq!(
-            parse_line("install --help"),
-            Ok(Command::Print(INSTALL_USAGE))
-        );
         assert_eq!(parse_line("status -h"), Ok(Command::Print(STATUS_USAGE)));
         assert_eq!(
             parse_line("doctor --help"),
@@ -429,7 +311,7 @@ mod tests {
         assert!(error.contains("unknown command `frobnicate`"), "{error}");
         let error = parse_line("--frob").unwrap_err();
         assert!(error.contains("unknown option `--frob`"), "{error}");
-        let error = parse_line("install --frob x").unwrap_err();
+        let error = parse_line("setup --frob x").unwrap_err();
         assert!(error.contains("unknown option `--frob`"), "{error}");
         assert_eq!(parse_line(""), Err(USAGE.to_string()));
     }
@@ -441,7 +323,7 @@ mod tests {
             Ok(Command::Setup {
                 users: vec!["ann".into(), "bob".into()],
                 groups: vec!["devs".into()],
-                grants: setup::Grants {
+                grants: Grants {
                     sandbox_users: vec!["eve".into()],
                     unique_uids: true,
                 },
@@ -460,27 +342,16 @@ mod tests {
     }
 
     #[test]
-    fn install_reads_its_options_and_the_executable() {
-        let Ok(Command::Copy {
-            action,
-            user,
-            grants,
-            exe,
-        }) = parse_line("install --user ann --sandbox-user bob --unique-uids app")
-        else {
-            panic!("not parsed as an install");
-        };
-        assert_eq!(action, CopyAction::Install);
-        assert_eq!(user.as_deref(), Some("ann"));
-        assert_eq!(grants.sandbox_users, ["bob"]);
-        assert!(grants.unique_uids);
-        assert_eq!(exe, PathBuf::from("app"));
-        assert!(parse_line("status --unique-uids app").is_err());
-        assert!(
-            parse_line("install")
-                .unwrap_err()
-                .contains("EXE is missing")
+    fn the_retired_copy_commands_point_at_setup() {
+        for line in ["install app", "uninstall app", "install --user ann app"] {
+            let error = parse_line(line).unwrap_err();
+            assert!(error.contains("boxed setup --user USER"), "{line}: {error}");
+            assert!(!error.contains("unknown command"), "{line}: {error}");
+        }
+        assert!(parse_line("status app").unwrap_err().contains("`app`"));
+        assert_eq!(
+            parse_line("status --help"),
+            Ok(Command::Print(STATUS_USAGE))
         );
-        assert!(parse_line("install a b").unwrap_err().contains("`b`"));
     }
 }

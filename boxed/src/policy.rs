@@ -198,7 +198,7 @@ impl Policy {
     }
 
     /// The user the sandbox runs as, instead of `nobody`. A caller that is not root may
-    /// only name a user that root allowed for its copy (`boxed install --sandbox-user`).
+    /// only name a user that root allowed at setup (`boxed setup --sandbox-user`).
     pub fn user(mut self, name: impl Into<String>) -> Self {
         self.user = Some(name.into());
         self
@@ -209,14 +209,14 @@ impl Policy {
     /// at the same time and must not share a uid: then `max_processes` counts exactly
     /// this sandbox's processes, and files one sandbox creates (mode 0600 under the
     /// sandbox's umask) are unreadable by another even in a directory both may write.
-    /// A caller that is not root needs root's permission (`boxed install --unique-uids`).
+    /// A caller that is not root needs root's permission (`boxed setup --unique-uids`).
     pub fn unique_uid(mut self, unique: bool) -> Self {
         self.unique_uid = unique;
         self
     }
 
     /// Runs calls through a zygote: a small helper started once (per policy) through
-    /// the setcap'd copy, already dropped to the sandbox identity, that forks one fresh,
+    /// the launcher, already dropped to the sandbox identity, that forks one fresh,
     /// confined child per call and keeps the next one forked and waiting. Every call
     /// still runs in a brand-new process; only the start-up cost goes. The helper ends
     /// with the program, and one that dies is started again on the next call.

@@ -23,7 +23,7 @@ fn help_exits_zero_and_lists_the_commands() {
 
 #[test]
 fn every_command_has_help_that_exits_zero() {
-    for command in ["setup", "install", "status", "uninstall", "doctor"] {
+    for command in ["setup", "status", "doctor"] {
         for args in [[command, "--help"], ["help", command]] {
             let out = boxed(&args);
             assert_eq!(out.status.code(), Some(0), "{args:?}");
@@ -57,4 +57,20 @@ fn an_unknown_command_is_named_and_fails() {
     // Control: a known command is not called unknown.
     let out = boxed(&["doctor"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("unknown command"));
+}
+
+#[test]
+fn the_retired_copy_commands_name_the_launcher_setup() {
+    for command in ["install", "uninstall"] {
+        let out = boxed(&[command, "/bin/true"]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("boxed setup --user USER"),
+            "{command}: {text}"
+        );
+    }
+    // Control: the command that replaced them is known.
+    let out = boxed(&["setup", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
 }

@@ -16,7 +16,6 @@ use self::relay::{Awaited, Relay};
 use self::spawn::Child;
 use crate::error::{Error, Limit, PanicLocation, Repr, display_name};
 use crate::policy::{self, Policy};
-use crate::setup;
 use crate::wire::{self, Ending, Failure, FrameError, Report, Response};
 
 mod pending;
@@ -123,8 +122,8 @@ pub(crate) struct Started {
 }
 
 /// Starts the child for `function`: for a root caller the executable itself; for any
-/// other, with `launch` and the launcher installed for this user, the launcher, handed
-/// this executable's image as descriptor 7; otherwise the setcap'd copy. The request,
+/// other, the launcher, handed this executable's image as descriptor 7, or the error
+/// that names the setup to run when no launcher serves this user. The request,
 /// response and report pipes and the child's end of `lifeline` become its descriptors
 /// 3 to 6. With `output`, its stdout and stderr are pipes of its own whose read ends the
 /// caller gets; without, they are `/dev/null`.
@@ -134,18 +133,29 @@ pub(crate) fn start_child(
     lifeline: &OwnedFd,
     large_request: bool,
     output: bool,
-    launch: bool,
 ) -> Result<Started, Error> {
     let io_error = |source| Error::io(function, source);
-    let root = nix::unistd::geteuid().is_root();
-    let (program, marker, image) = if launch && !root && crate::launcher::usable() {
+    let (program, marker, image) = if nix::unistd::geteuid().is_root() {
+        (
+            std::path::PathBuf::from("/proc/self/exe"),
+            wire::PROTOCOL,
+            false,
+        )
+    } else if crate::launcher::usable() {
         (
             std::path::PathBuf::from(crate::launcher::LAUNCHER),
             wire::LAUNCH_MARKER,
             true,
         )
     } else {
-        (setup::child_program(function)?, wire::PROTOCOL, false)
+        let crate::launcher::Advice { user, why, command } = crate::launcher::advice();
+        return Err(Repr::NoLauncher {
+            function: function.to_string(),
+            user,
+            why,
+            command,
+        }
+        .into());
     };
     let (request_read, request_write) = spawn::pipe().map_err(io_error)?;
     let (response_read, response_write) = spawn::pipe().map_err(io_error)?;
@@ -217,7 +227,6 @@ fn one_shot(
         &format!("boxed: {function}"),
         &lifeline_read,
         large(&request),
-        true,
         true,
     )?;
     drop(lifeline_read);

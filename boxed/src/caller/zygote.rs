@@ -86,8 +86,9 @@ fn zygote_for(key: &Policy, function: &str) -> Result<Arc<Zygote>, Error> {
     Ok(zygote)
 }
 
-/// Starts a zygote: the setcap'd copy, told by its policy to stay. It answers once its
-/// first spare is confined, or with the failure that kept it from being.
+/// Starts a zygote: the launcher (or, for a root caller, this executable), told by its
+/// policy to stay. It answers once its first spare is confined, or with the failure
+/// that kept it from being.
 fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
     let (control, theirs) = spawn::socket_pair().map_err(|source| Error::io(function, source))?;
     // Its stdout and stderr are /dev/null: neither the zygote nor its spares ever hold
@@ -104,7 +105,6 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
         &theirs,
         false,
         false,
-        true,
     )?;
     drop((theirs, report));
     let header = wire::policy_header(policy).map_err(|source| Repr::EncodeRequest {

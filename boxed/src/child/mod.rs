@@ -48,15 +48,16 @@ pub(crate) fn on_start() {
     }
 }
 
-/// The installed copy (or the launcher) was started by someone other than the library. It drops every
-/// privilege first, then says what it is, and exits without running `main`.
+/// The launcher (or a program started with privileges) was started by someone other
+/// than the library. It drops every privilege first, then says what it is, and exits
+/// without running `main`.
 fn refuse_direct_start() -> ! {
     if let Err(message) = privileges::drop_completely() {
         fail(DROP_FAILED, &message);
     }
     fail(
         REFUSED,
-        "this executable is a sandbox copy made by `boxed install`, or the boxed launcher; \
+        "this executable is the boxed launcher, or was started with privileges; \
          it only runs sandboxed functions for the boxed library and cannot be started \
          directly",
     )

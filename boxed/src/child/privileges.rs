@@ -28,7 +28,7 @@ use nix::sys::stat::{Mode, umask};
 use nix::unistd::{self, Gid, Pid, Uid};
 
 use crate::Policy;
-use crate::setup::{self, Grants};
+use crate::launcher::Grants;
 
 /// The identity the sandbox runs as.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +51,8 @@ pub const UNIQUE_UID_BASE: u32 = 2_000_000_000;
 
 /// Who the sandbox runs as: `nobody`, another user root allowed, or a uid of its own.
 /// Decided by the supervisor while it is still privileged, from the policy and from
-/// what root recorded: `launcher_grants` for the launcher (from its configuration),
-/// otherwise the copy's manifest; a root caller may choose freely.
+/// what root recorded: `launcher_grants` for the launcher (from its configuration); a
+/// root caller may choose freely, and nothing else may choose.
 pub(crate) fn sandbox_identity(
     policy: &Policy,
     caller: Uid,
@@ -68,8 +68,12 @@ pub(crate) fn sandbox_identity(
                 unique_uids: true,
             });
         }
-        let copy = step("reading /proc/self/exe", fs::read_link("/proc/self/exe"))?;
-        step("reading the copy's manifest", setup::grants_of_copy(&copy))
+        // Only root or the launcher can have started a supervisor that may drop.
+        Err(
+            "nothing grants this supervisor an identity: it was started neither by root \
+             nor by the launcher"
+                .into(),
+        )
     };
     let passwd = || step("reading /etc/passwd", fs::read_to_string("/etc/passwd"));
     choose_identity(
@@ -94,7 +98,7 @@ fn choose_identity(
         if !grants()?.unique_uids {
             return Err(
                 "the policy asks for a unique uid, which root has not allowed; run \
-                 `boxed setup` (or `boxed install`) with --unique-uids"
+                 `boxed setup` with --unique-uids"
                     .into(),
             );
         }
@@ -122,7 +126,7 @@ fn choose_identity(
         {
             return Err(format!(
                 "the policy asks for the user `{name}`, which root has not allowed; run \
-                 `boxed setup` (or `boxed install`) with --sandbox-user {name}"
+                 `boxed setup` with --sandbox-user {name}"
             ));
         }
         identity
@@ -233,7 +237,7 @@ pub(crate) fn tie_to_supervisor(supervisor: Pid, grouping: Grouping) -> Step {
     Ok(())
 }
 
-/// For a copy started directly: all the way down to nobody, in one process.
+/// For the launcher started directly: all the way down to nobody, in one process.
 pub(crate) fn drop_completely() -> Step {
     let caller = unistd::getuid();
     let identity = sandbox_identity(&Policy::new(), caller, None)?;

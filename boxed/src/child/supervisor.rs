@@ -40,12 +40,12 @@ const CANCELLED: i32 = 124;
 
 /// Who started this supervisor, which decides what it runs in the sandbox.
 pub(crate) enum Origin {
-    /// The executable itself (a root caller) or its setcap'd copy, speaking `version`:
+    /// The executable itself, started again by a root caller, speaking `version`:
     /// the sandbox is a fork of this process.
     Image(std::ffi::OsString),
     /// The launcher, whose configuration allows `Grants` besides nobody: the sandbox
     /// starts the image on [`wire::IMAGE_FD`].
-    Launcher(crate::setup::Grants),
+    Launcher(crate::launcher::Grants),
 }
 
 pub(crate) fn run(version: &OsStr) -> ! {

@@ -1,7 +1,7 @@
 //! The zygote: a supervisor that stays, for `Policy::zygote`. It is started once, through
 //! the launcher (which drops it like a supervisor, confines it, and executes the image
-//! as the zygote), the setcap'd copy, or by a root caller, and dropped exactly like a
-//! supervisor; then, instead of forking one
+//! as the zygote) or by a root caller, and dropped exactly like a supervisor; then,
+//! instead of forking one
 //! sandbox and exiting, it keeps *spares* forked and confined, each waiting on its own
 //! request pipe, and hands them to the caller ahead of its calls: once a spare says it
 //! is confined, the caller's ends of that spare's claim, report, request and response

@@ -21,8 +21,9 @@ use std::path::Path;
 use nix::unistd::{Group, User};
 use serde::{Deserialize, Serialize};
 
+use super::Grants;
+use super::protection;
 use crate::error::Error;
-use crate::setup::{self, Grants};
 
 /// The directory that holds the launcher and its configuration.
 pub const LAUNCHER_DIR: &str = "/usr/local/lib/boxed";
@@ -97,7 +98,7 @@ pub(crate) fn trusted_config() -> io::Result<Config> {
 fn digest_of(path: &Path) -> io::Result<String> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(format!("{:016x}", setup::fnv1a64(&bytes)))
+    Ok(format!("{:016x}", protection::fnv1a64(&bytes)))
 }
 
 fn resolve_users(names: &[String]) -> Result<Vec<u32>, Error> {
@@ -185,7 +186,7 @@ pub fn setup(users: &[String], groups: &[String], grants: &Grants) -> Result<Con
         }
     }
     let source = Path::new("/proc/self/exe");
-    setup::root_directory(Path::new(LAUNCHER_DIR))?;
+    protection::root_directory(Path::new(LAUNCHER_DIR))?;
     let launcher = Path::new(LAUNCHER);
     let fail =
         |what: &str, error: io::Error| Error::setup(format!("{what} {LAUNCHER}"), Some(error));
@@ -204,8 +205,8 @@ pub fn setup(users: &[String], groups: &[String], grants: &Grants) -> Result<Con
         output.set_permissions(fs::Permissions::from_mode(LAUNCHER_MODE))?;
         xattr::set(
             &temporary,
-            setup::ACL_XATTR,
-            &setup::access_acl(&uids, &gids),
+            protection::ACL_XATTR,
+            &protection::access_acl(&uids, &gids),
         )
         .map_err(|error| {
             io::Error::new(
@@ -218,8 +219,8 @@ pub fn setup(users: &[String], groups: &[String], grants: &Grants) -> Result<Con
         })?;
         xattr::set(
             &temporary,
-            setup::CAPABILITY_XATTR,
-            &setup::CAPABILITY_VALUE,
+            protection::CAPABILITY_XATTR,
+            &protection::CAPABILITY_VALUE,
         )?;
         digest_of(&temporary)
     };
@@ -238,7 +239,7 @@ pub fn setup(users: &[String], groups: &[String], grants: &Grants) -> Result<Con
         digest,
     };
     // The configuration first: a launcher without one serves nobody.
-    setup::write_root_file(
+    protection::write_root_file(
         Path::new(CONFIG),
         &serde_json::to_vec_pretty(&config).expect("a configuration always encodes"),
     )
@@ -296,15 +297,15 @@ pub fn status() -> Result<Status, Error> {
         )));
     }
     let launcher = Path::new(LAUNCHER);
-    if xattr::get(launcher, setup::ACL_XATTR).map_err(read_error(LAUNCHER))?
-        != Some(setup::access_acl(&config.users, &config.groups))
+    if xattr::get(launcher, protection::ACL_XATTR).map_err(read_error(LAUNCHER))?
+        != Some(protection::access_acl(&config.users, &config.groups))
     {
         return Ok(Status::Damaged(
             "the launcher's access control list is not the one setup sets".into(),
         ));
     }
-    if xattr::get(launcher, setup::CAPABILITY_XATTR).map_err(read_error(LAUNCHER))?
-        != Some(setup::CAPABILITY_VALUE.to_vec())
+    if xattr::get(launcher, protection::CAPABILITY_XATTR).map_err(read_error(LAUNCHER))?
+        != Some(protection::CAPABILITY_VALUE.to_vec())
     {
         return Ok(Status::Damaged(
             "the launcher does not carry exactly cap_setuid,cap_setgid+ep".into(),
@@ -356,7 +357,7 @@ mod tests {
 
     #[test]
     fn its_access_list_names_each_user_and_group_once_in_order() {
-        let acl = setup::access_acl(&[1002, 1001, 1002], &[3000]);
+        let acl = protection::access_acl(&[1002, 1001, 1002], &[3000]);
         // Version, owner, two users, owning group, one group, mask, others.
         assert_eq!(acl.len(), 4 + 7 * 8);
         let entry = |i: usize| &acl[4 + 8 * i..4 + 8 * (i + 1)];

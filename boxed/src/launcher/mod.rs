@@ -19,8 +19,13 @@
 //! environment or descriptors, it serves only the users and groups of its configuration,
 //! and what it runs as the image, whatever it is, runs as the sandbox identity, confined.
 
+mod advice;
+mod grants;
 mod install;
+mod protection;
 
+pub(crate) use advice::{Advice, for_caller as advice};
+pub use grants::Grants;
 pub(crate) use install::usable;
 pub use install::{CONFIG, Config, LAUNCHER, LAUNCHER_DIR, Status, remove, setup, status};
 
