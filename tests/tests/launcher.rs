@@ -582,3 +582,264 @@ fn a_group_it_names_lets_its_members_in_and_no_one_else() {
     let out = as_user(&installed.other, LAUNCHER, &[], &[]);
     assert!(stderr(&out).contains("Permission denied"), "{}", show(&out));
 }
+
+/// What `boxed-test-caller errors` printed for its one-shot and its zygote call.
+fn call_results(out: &Output) -> Vec<String> {
+    let lines: Vec<String> = stdout(out).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{}", show(out));
+    assert!(lines[0].starts_with("one-shot: "), "{}", show(out));
+    assert!(lines[1].starts_with("zygote: "), "{}", show(out));
+    lines
+}
+
+#[test]
+fn a_caller_no_launcher_serves_is_told_the_setup_command() {
+    let installed = Installed::new("advice");
+    let program = installed.stage.join("bin/boxed-test-caller");
+    let boxed = installed.stage.join("bin/boxed");
+    let with_boxed = format!("{}:{PATH}", installed.stage.join("bin").display());
+    let path = [("PATH", with_boxed.as_str())];
+    // Control: served, both calls work.
+    let out = as_user(&installed.caller, &program, &["errors"], &path);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        call_results(&out),
+        ["one-shot: ok", "zygote: ok"],
+        "{}",
+        show(&out)
+    );
+
+    // Installed for another user only: the command keeps that user and adds the caller,
+    // with the full path of the boxed command found on PATH.
+    let out = installed.boxed(&["setup", "--user", &installed.other]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = as_user(&installed.caller, &program, &["errors"], &path);
+    assert!(out.status.success(), "{}", show(&out));
+    let command = format!(
+        "as root: sudo {} setup --user {} --user {}",
+        boxed.display(),
+        installed.other,
+        installed.caller
+    );
+    for line in call_results(&out) {
+        assert!(line.contains(": NoLauncher: "), "{line}");
+        assert!(
+            line.contains("is installed, but not for this user"),
+            "{line}"
+        );
+        assert!(line.ends_with(&command), "{line}\nexpected: {command}");
+    }
+
+    // Not installed at all; without boxed on PATH, the command still says how to name
+    // its full path for sudo.
+    let out = installed.boxed(&["setup", "--remove"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = as_user(&installed.caller, &program, &["errors"], &path);
+    let command = format!(
+        "as root: sudo {} setup --user {}",
+        boxed.display(),
+        installed.caller
+    );
+    for line in call_results(&out) {
+        assert!(line.contains(": NoLauncher: "), "{line}");
+        assert!(line.contains(&format!("{LAUNCHER} that starts")), "{line}");
+        assert!(line.contains("is not installed"), "{line}");
+        assert!(line.ends_with(&command), "{line}\nexpected: {command}");
+    }
+    let out = as_user(&installed.caller, &program, &["errors"], &[]);
+    let command = format!(
+        "as root: sudo \"$(command -v boxed)\" setup --user {}",
+        installed.caller
+    );
+    for line in call_results(&out) {
+        assert!(line.ends_with(&command), "{line}\nexpected: {command}");
+    }
+    // Without a launcher, no sandbox was started: no process runs as nobody for it.
+    assert!(!stdout(&out).contains("65534"), "{}", show(&out));
+
+    // The command it names, run as root, is the fix.
+    let out = installed.boxed(&["setup", "--user", &installed.caller]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = as_user(&installed.caller, &program, &["errors"], &path);
+    assert_eq!(
+        call_results(&out),
+        ["one-shot: ok", "zygote: ok"],
+        "{}",
+        show(&out)
+    );
+}
+
+/// The program interpreter (`PT_INTERP`) a 64-bit little-endian ELF executable names.
+fn interpreter(exe: &Path) -> PathBuf {
+    let bytes = fs::read(exe).unwrap();
+    assert!(
+        bytes.starts_with(b"\x7fELF\x02\x01"),
+        "{} is not a 64-bit little-endian ELF file",
+        exe.display()
+    );
+    let u16_at = |at: usize| u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap()) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+    let (table, entry_size, entries) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..entries)
+        .map(|i| table + i * entry_size)
+        .find(|&header| bytes[header..header + 4] == 3u32.to_le_bytes())
+        .map(|header| {
+            let (offset, size) = (u64_at(header + 8), u64_at(header + 32));
+            let name = &bytes[offset..offset + size];
+            PathBuf::from(
+                String::from_utf8(name.strip_suffix(b"\0").unwrap_or(name).to_vec()).unwrap(),
+            )
+        })
+        .unwrap_or_else(|| panic!("{} has no program interpreter", exe.display()))
+}
+
+/// [`forge`], with the launcher started through `loader` (the dynamic loader run as a
+/// program, which maps the launcher itself).
+fn forge_through_loader(user: &str, loader: &Path, image: &str) -> Output {
+    let script = r#"
+        launcher=$0 image=$1 policy=$2 loader=$3
+        hex=$(printf '%08x' "${#policy}")
+        length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
+        "$loader" "$launcher" 3< <(printf "$length"; printf '%s' "$policy"; sleep 3) \
+            4> >(cat >/dev/null) 5< <(sleep 3) 6> >(cat >/dev/null) 7<"$image"
+        echo "launcher exit $?"
+    "#;
+    let policy = default_policy();
+    as_user(
+        user,
+        "bash",
+        &[
+            "-c",
+            script,
+            LAUNCHER,
+            image,
+            &policy,
+            loader.to_str().unwrap(),
+        ],
+        &[("BOXED_SANDBOX", "launch-2")],
+    )
+}
+
+#[test]
+fn the_launcher_run_through_the_loader_gains_nothing() {
+    let installed = Installed::new("loader");
+    let secret = secret_of(&installed);
+    let probe = installed.probe(&secret);
+    let probe = probe.to_str().unwrap();
+    let loader = interpreter(Path::new(LAUNCHER));
+    // Control: started as itself, with a forged protocol, the launcher runs the probe,
+    // confined.
+    let out = forge(&installed.caller, probe, &default_policy(), &[]);
+    assert!(stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert_probe_confined(&stdout(&out), &out);
+
+    // The user it serves may read it, so the loader can map it; the kernel grants file
+    // capabilities only to the file it executes, the loader, so the launcher runs as
+    // the user with none: it cannot drop, and runs nothing.
+    let out = forge_through_loader(&installed.caller, &loader, probe);
+    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert!(!stdout(&out).contains("launcher exit 0"), "{}", show(&out));
+    let out = as_user(&installed.caller, &loader, &[LAUNCHER, "status"], &[]);
+    assert!(
+        !stdout(&out).contains("cannot be started directly"),
+        "{}",
+        show(&out)
+    );
+
+    // A user it does not serve cannot even read it.
+    let out = forge_through_loader(&installed.other, &loader, probe);
+    assert!(!stdout(&out).contains("PROBE RAN"), "{}", show(&out));
+    assert!(!stdout(&out).contains("launcher exit 0"), "{}", show(&out));
+    assert!(stderr(&out).contains("Permission denied"), "{}", show(&out));
+}
+
+/// Writes the file `argv[2]` over the first bytes of `argv[1]` through a shared writable
+/// mapping, making `argv[1]` writable for the time it takes and read-only again after.
+const REWRITE_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char payload[1 << 20];
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    int in = open(argv[2], O_RDONLY);
+    ssize_t size = in < 0 ? -1 : read(in, payload, sizeof payload);
+    if (size <= 0) { perror("read the payload"); return 2; }
+    if (chmod(argv[1], 0700) != 0) { perror("chmod 0700"); return 3; }
+    int fd = open(argv[1], O_RDWR);
+    if (fd < 0) { perror("open for writing"); return 4; }
+    char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) { perror("mmap"); return 5; }
+    memcpy(map, payload, size);
+    msync(map, size, MS_SYNC);
+    munmap(map, size);
+    close(fd);
+    if (chmod(argv[1], 0500) != 0) { perror("chmod 0500"); return 6; }
+    puts("REWRITTEN");
+    return 0;
+}
+"#;
+
+/// Tries to become root and says whether it worked; does nothing else.
+const PAYLOAD_C: &str = r#"
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <unistd.h>
+
+int main(void) {
+    int result = setresuid(0, 0, 0);
+    printf("PAYLOAD setresuid(0, 0, 0) = %d, euid %d\n", result, (int)geteuid());
+    if (geteuid() == 0) puts("ESCALATED TO ROOT");
+    return 0;
+}
+"#;
+
+#[test]
+fn the_user_it_serves_cannot_rewrite_the_launcher() {
+    let installed = Installed::new("rewrite");
+    let rewrite = installed.compile("rewrite", REWRITE_C, false);
+    let payload = installed.compile("payload", PAYLOAD_C, false);
+    let before = fs::read(LAUNCHER).unwrap();
+
+    // Control: on a file the user owns, the rewrite works.
+    let mine = installed.work().join("mine");
+    fs::copy(&payload, &mine).unwrap();
+    let (uid, gid) = ids(&installed.caller);
+    nix::unistd::chown(&mine, Some(uid.into()), Some(gid.into())).unwrap();
+    let args = [mine.to_str().unwrap(), payload.to_str().unwrap()];
+    let out = as_user(&installed.caller, &rewrite, &args, &[]);
+    assert!(stdout(&out).contains("REWRITTEN"), "{}", show(&out));
+
+    // The launcher is root's: no chmod, no writable open, so no shared writable mapping
+    // that would keep its file capabilities.
+    let args = [LAUNCHER, payload.to_str().unwrap()];
+    let out = as_user(&installed.caller, &rewrite, &args, &[]);
+    assert!(!stdout(&out).contains("REWRITTEN"), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        fs::read(LAUNCHER).unwrap() == before,
+        "the launcher changed"
+    );
+    assert_eq!(
+        xattr::get(LAUNCHER, "security.capability").unwrap(),
+        Some(CAPABILITY_XATTR.to_vec())
+    );
+    let run = as_user(&installed.caller, LAUNCHER, &[], &[]);
+    assert!(
+        !stdout(&run).contains("ESCALATED TO ROOT"),
+        "{}",
+        show(&run)
+    );
+    let out = installed.boxed(&["status"]);
+    assert!(out.status.success(), "{}", show(&out));
+}

@@ -1,5 +1,5 @@
-//! A small caller program for tests that need a whole process: killing the caller, and
-//! running the installed copy directly.
+//! A small caller program for tests that need a whole process: killing the caller,
+//! starting its image by hand, calls that no launcher serves.
 //!
 //! `boxed-test-caller sleep` calls a sandboxed function that prints its pid and sleeps;
 //! `boxed-test-caller unlink-self` deletes its own executable, then does what
@@ -8,6 +8,8 @@
 //! `boxed-test-caller sigpipe` puts `SIGPIPE` back to its default, then calls a sandbox
 //! that stops at its memory limit while it reads a 96 MiB argument, without and with a
 //! zygote, and prints the error kind of each call;
+//! `boxed-test-caller errors` makes one call without and one through a zygote and prints,
+//! for each, `ok` or the error's kind and message on one line;
 //! `boxed-test-caller zygote` makes one call through a zygote, prints the zygote's pid
 //! (the sandbox's parent) on a line `zygote pid N`, then reads its standard input to the
 //! end and exits (at once when standard input is `/dev/null`).
@@ -85,6 +87,16 @@ fn main() {
                 match boxed::try_call(|| call(text)) {
                     Ok(length) => println!("no error: {length}"),
                     Err(error) => println!("{:?}", error.kind()),
+                }
+            }
+        }
+        Some("errors") => {
+            let one_shot = boxed::try_call(credentials).map(drop);
+            let zygote = boxed::try_call(zygote_pid).map(drop);
+            for (name, result) in [("one-shot", one_shot), ("zygote", zygote)] {
+                match result {
+                    Ok(()) => println!("{name}: ok"),
+                    Err(error) => println!("{name}: {:?}: {error}", error.kind()),
                 }
             }
         }
