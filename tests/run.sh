@@ -30,6 +30,7 @@ caller_home=$(getent passwd "$caller" | cut -d: -f6)
 # Root builds only the programs its own tests start (the launcher's `boxed setup`, the
 # caller program); the test user builds and tests the rest in its own checkout.
 echo "== build (root: the programs the root-run tests start)"
+cargo fetch # every crate of the lock file, for the test user's offline builds below
 cargo build -p boxed -p boxed-tests -p boxed-examples --bins
 target="${CARGO_TARGET_DIR:-target}"
 
