@@ -143,15 +143,32 @@ pub use support::{KernelSupport, kernel_support};
 /// executor's thread; dropping the future ends the sandbox. The child runs the body to
 /// completion on a minimal executor of its own (no runtime):
 ///
-/// ```no_run
+/// ```
 /// #[boxed::sandboxed(timeout = "5s")]
 /// async fn checksum(data: &[u8]) -> u32 {
 ///     data.iter().map(|&b| u32::from(b)).sum()
 /// }
 ///
-/// # async fn caller() {
-/// let sum = checksum(b"bytes").await;
+/// # // Any executor will do; this one parks the thread until the future wakes it.
+/// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
+/// #     struct Unpark(std::thread::Thread);
+/// #     impl std::task::Wake for Unpark {
+/// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+/// #     }
+/// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+/// #     let mut context = std::task::Context::from_waker(&waker);
+/// #     let mut future = std::pin::pin!(future);
+/// #     loop {
+/// #         match future.as_mut().poll(&mut context) {
+/// #             std::task::Poll::Ready(output) => return output,
+/// #             std::task::Poll::Pending => std::thread::park(),
+/// #         }
+/// #     }
 /// # }
+/// # block_on(async {
+/// let sum = checksum(b"bytes").await;
+/// assert_eq!(sum, 551);
+/// # });
 /// ```
 #[doc(inline)]
 pub use boxed_macros::sandboxed;
