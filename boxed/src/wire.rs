@@ -15,6 +15,8 @@
 //!   then the payload. Tag `R`: the result as a [`Payload`]. Tag `X`: a [`Failure`] as
 //!   JSON.
 //! - Report: one [`Report`] as JSON, written by the supervisor when the sandbox is gone.
+//! - A zygote's control socket, its spares' claim pipes and status sockets: see
+//!   `wire/zygote.rs`.
 //!
 //! A [`Payload`] is a value as JSON with its byte sequences beside it: the JSON's length
 //! (8 bytes), the JSON, the number of attachments (4 bytes), each attachment's length
@@ -31,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 mod decode;
 mod encode;
+pub(crate) mod zygote;
 
 /// Descriptor of the request pipe in the child.
 pub const REQUEST_FD: RawFd = 3;

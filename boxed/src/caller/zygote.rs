@@ -5,20 +5,17 @@
 //! directly. A call that finds none there asks the zygote for one and waits.
 
 use std::fs::File;
-use std::io::{self, IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use nix::errno::Errno;
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, send};
 
 use super::relay::{Awaited, Relay};
 use super::spawn::{self, Child};
 use super::{Exchange, Started, from_failure, start_child};
-use crate::child::zygote::{CLAIM, FAILED, NEED, SPARE};
 use crate::error::{Error, Repr};
 use crate::policy::Policy;
-use crate::wire::{self, Failure, Report, Response};
+use crate::wire::zygote::{self as zygote_wire, Handed, SpareEnds};
+use crate::wire::{self, Report, Response};
 
 /// A running zygote. Dropping it closes its control socket, which ends it, then reaps it.
 struct Zygote {
@@ -137,15 +134,6 @@ fn start(policy: &Policy, function: &str) -> Result<Zygote, Error> {
     }
 }
 
-/// What the zygote put on the control socket for the next call.
-enum Handed {
-    /// A confined spare: the caller's ends of its claim, report, request, response,
-    /// stdout and stderr pipes.
-    Spare([OwnedFd; 6]),
-    /// No spare could be made, for this reason.
-    Failed(Failure),
-}
-
 /// Takes the next spare the zygote handed over, waiting for one if none is there yet.
 /// An error means the zygote itself is gone.
 fn take_spare(zygote: &Zygote) -> io::Result<Handed> {
@@ -158,57 +146,20 @@ fn take_spare(zygote: &Zygote) -> io::Result<Handed> {
 
 /// [`take_spare`] on the control socket `control`, which the caller holds alone meanwhile.
 fn receive_spare(control: &OwnedFd) -> io::Result<Handed> {
-    // A spare's message is one byte; a failure's, some hundreds.
-    let mut message = [0u8; 4096];
-    let mut flags = MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT;
-    loop {
-        let mut space = nix::cmsg_space!([RawFd; 6]);
-        let mut iov = [IoSliceMut::new(&mut message)];
-        let received = match recvmsg::<()>(control.as_raw_fd(), &mut iov, Some(&mut space), flags) {
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => {
-                // None is ready: ask for one, and wait (still holding the lock, so the
-                // answer is this call's).
-                send(control.as_raw_fd(), &[NEED], MsgFlags::MSG_NOSIGNAL)?;
-                flags = MsgFlags::MSG_CMSG_CLOEXEC;
-                continue;
-            }
-            received => received?,
-        };
-        let fds: Vec<OwnedFd> = received
-            .cmsgs()?
-            .filter_map(|message| match message {
-                ControlMessageOwned::ScmRights(fds) => Some(fds),
-                _ => None,
-            })
-            .flatten()
-            .map(crate::sys::owned)
-            .map(spawn::above_standard)
-            .collect::<io::Result<_>>()?;
-        let length = received.bytes;
-        return match (message.first(), length) {
-            (_, 0) => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "the zygote closed its control socket",
-            )),
-            (Some(&SPARE), 1) => <[OwnedFd; 6]>::try_from(fds)
-                .map(Handed::Spare)
-                .map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "a spare came without its descriptors",
-                    )
-                }),
-            (Some(&FAILED), _) => Ok(Handed::Failed(
-                serde_json::from_slice(&message[1..length]).unwrap_or_else(|error| {
-                    Failure::Protocol(format!("the zygote's failure message: {error}"))
-                }),
-            )),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the zygote sent a message this runtime does not know",
-            )),
-        };
+    let handed = match zygote_wire::receive_handed(control.as_fd(), false) {
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+            // None is ready: ask for one, and wait (still holding the lock, so the
+            // answer is this call's).
+            zygote_wire::ask_for_spare(control.as_fd())?;
+            zygote_wire::receive_handed(control.as_fd(), true)?
+        }
+        handed => handed?,
+    };
+    match handed {
+        // Received descriptors take the lowest free numbers, which may be 0 to 2 in a
+        // program that closed its own.
+        Handed::Spare(ends) => ends.map(spawn::above_standard).map(Handed::Spare),
+        failed => Ok(failed),
     }
 }
 
@@ -221,15 +172,15 @@ fn call(
     request: &wire::Request,
     stop: Option<BorrowedFd<'_>>,
 ) -> io::Result<Exchange> {
-    let [
-        claim_write,
-        report_read,
-        request_write,
-        response_read,
+    let SpareEnds {
+        claim: claim_write,
+        report: report_read,
+        request: request_write,
+        response: response_read,
         stdout,
         stderr,
-    ] = match take_spare(zygote)? {
-        Handed::Spare(fds) => fds,
+    } = match take_spare(zygote)? {
+        Handed::Spare(ends) => ends,
         Handed::Failed(failure) => {
             return Ok(Exchange {
                 sent: Ok(()),
@@ -242,13 +193,7 @@ fn call(
     if super::large(request) {
         wire::widen_pipe(&request_write);
     }
-    let deadline = policy.timeout.map_or(0, |timeout| {
-        u64::try_from(timeout.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1)
-    });
-    let mut claim = [CLAIM; 9];
-    claim[1..].copy_from_slice(&deadline.to_le_bytes());
+    let claim = zygote_wire::encode_claim(policy.timeout);
     // The claim goes after the request, so that the call's process starts first. A spare
     // that is gone (its zygote died, or it ended already) only makes these fail.
     let sent = crate::sys::without_sigpipe(|| {
@@ -293,7 +238,10 @@ fn call(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::sys::socket::{AddressFamily, ControlMessage, SockFlag, SockType, sendmsg};
+    use crate::wire::Failure;
+    use crate::wire::zygote::{NEED, failed_message};
+    use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
 
     fn control_pair() -> (OwnedFd, OwnedFd) {
         nix::sys::socket::socketpair(
@@ -306,37 +254,32 @@ mod tests {
     }
 
     /// Six pipe ends, as the zygote hands over.
-    fn six_ends() -> Vec<OwnedFd> {
-        (0..3)
-            .flat_map(|_| {
-                let (read, write) = nix::unistd::pipe().expect("pipe");
-                [read, write]
-            })
-            .collect()
-    }
-
-    fn send_spare(zygote: &OwnedFd, fds: &[OwnedFd]) {
-        let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-        sendmsg::<()>(
-            zygote.as_raw_fd(),
-            &[std::io::IoSlice::new(&[SPARE])],
-            &[ControlMessage::ScmRights(&raw)],
-            MsgFlags::empty(),
-            None,
-        )
-        .expect("sendmsg");
+    fn six_ends() -> SpareEnds {
+        let mut pipes = (0..3).flat_map(|_| {
+            let (read, write) = nix::unistd::pipe().expect("pipe");
+            [read, write]
+        });
+        let mut next = || pipes.next().expect("six ends");
+        SpareEnds {
+            claim: next(),
+            report: next(),
+            request: next(),
+            response: next(),
+            stdout: next(),
+            stderr: next(),
+        }
     }
 
     #[test]
     fn a_waiting_spare_is_taken_without_asking() {
         let (ours, zygote) = control_pair();
-        send_spare(&zygote, &six_ends());
+        zygote_wire::send_spare(zygote.as_fd(), &six_ends()).expect("send");
         assert!(matches!(receive_spare(&ours), Ok(Handed::Spare(_))));
         // Nothing was asked for.
         let mut byte = [0u8; 1];
         assert_eq!(
             nix::sys::socket::recv(zygote.as_raw_fd(), &mut byte, MsgFlags::MSG_DONTWAIT),
-            Err(Errno::EAGAIN)
+            Err(nix::errno::Errno::EAGAIN)
         );
     }
 
@@ -347,8 +290,7 @@ mod tests {
             let mut byte = [0u8; 1];
             let asked = nix::sys::socket::recv(zygote.as_raw_fd(), &mut byte, MsgFlags::empty());
             assert_eq!((asked, byte), (Ok(1), [NEED]));
-            let mut failed = vec![FAILED];
-            failed.extend(serde_json::to_vec(&Failure::Privileges("no fork".into())).unwrap());
+            let failed = failed_message(&Failure::Privileges("no fork".into()));
             nix::sys::socket::send(zygote.as_raw_fd(), &failed, MsgFlags::empty()).unwrap();
             zygote
         });
@@ -361,13 +303,8 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_control_socket_or_a_short_spare_is_an_error() {
+    fn a_closed_control_socket_is_an_error() {
         let (ours, zygote) = control_pair();
-        send_spare(&zygote, &six_ends()[..3]);
-        assert_eq!(
-            receive_spare(&ours).err().map(|e| e.kind()),
-            Some(io::ErrorKind::InvalidData)
-        );
         drop(zygote);
         assert_eq!(
             receive_spare(&ours).err().map(|e| e.kind()),

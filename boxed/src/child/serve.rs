@@ -144,17 +144,13 @@ pub(crate) fn run_spare(
     request: OwnedFd,
     response: OwnedFd,
 ) -> ! {
-    let status = match confine(identity, caller, zygote, policy, Filter::OnTopOfZygote) {
-        Ok(()) => Vec::new(),
-        Err(failure) => serde_json::to_vec(&failure).unwrap_or_default(),
-    };
-    let confined = status.is_empty();
+    let confined = confine(identity, caller, zygote, policy, Filter::OnTopOfZygote);
     let _ = nix::sys::socket::send(
         handoff.as_raw_fd(),
-        if confined { b"ok" } else { &status },
+        &wire::zygote::encode_status(confined.as_ref().map(|_| ())),
         MsgFlags::empty(),
     );
-    if !confined {
+    if confined.is_err() {
         sys::exit_now(DROP_FAILED);
     }
     drop(handoff);

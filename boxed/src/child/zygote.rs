@@ -23,15 +23,13 @@
 //! own lifeline: when it closes, every spare and call is ended and the zygote exits.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::socket::{
-    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, send, sendmsg, socketpair,
-};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, Uid};
 
@@ -39,20 +37,8 @@ use super::privileges::Identity;
 use super::{DROP_FAILED, seccomp, serve};
 use crate::Policy;
 use crate::sys;
+use crate::wire::zygote::{self as zygote_wire, Asked, SpareEnds};
 use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response, Step};
-
-/// On the control socket, from the zygote: a spare, with the caller's ends of its claim,
-/// report, request, response, stdout and stderr pipes attached, in that order.
-pub(crate) const SPARE: u8 = b'S';
-/// On the control socket, from the zygote: no spare could be made; the rest of the
-/// message is the [`Failure`] as JSON, which the call that takes it answers with.
-pub(crate) const FAILED: u8 = b'F';
-/// On the control socket, from the caller: it found no spare there and waits for one.
-/// The zygote answers with a spare, or with [`FAILED`] if it cannot make one.
-pub(crate) const NEED: u8 = b'N';
-/// On a spare's claim pipe, from the caller: it takes this spare for a call; the next 8 bytes
-/// are the call's deadline in milliseconds (0 for none), little-endian.
-pub(crate) const CLAIM: u8 = b'C';
 
 /// Where a spare finds its descriptors: the zygote's status socket, the response pipe
 /// (the number the allocation-failure handler writes to), the request pipe.
@@ -78,7 +64,7 @@ struct Spare {
     /// The zygote's end of the call's report pipe.
     report: OwnedFd,
     /// The caller's ends, held until the spare is confined and handed over.
-    theirs: Option<[OwnedFd; 6]>,
+    theirs: Option<SpareEnds>,
     state: State,
     /// Why it could not be confined, as it said.
     failure: Option<Failure>,
@@ -390,14 +376,14 @@ impl Spare {
                     handoff,
                     claim,
                     report,
-                    theirs: Some([
-                        claim_theirs,
-                        report_theirs,
-                        request_write,
-                        response_read,
-                        stdout_read,
-                        stderr_read,
-                    ]),
+                    theirs: Some(SpareEnds {
+                        claim: claim_theirs,
+                        report: report_theirs,
+                        request: request_write,
+                        response: response_read,
+                        stdout: stdout_read,
+                        stderr: stderr_read,
+                    }),
                     state: State::Confining,
                     failure: None,
                 })
@@ -422,17 +408,13 @@ impl Spare {
     fn read_confined(&mut self) {
         let mut status = vec![0u8; 64 * 1024];
         match recv(self.handoff.as_raw_fd(), &mut status, MsgFlags::empty()) {
-            Ok(2) if &status[..2] == b"ok" => self.state = State::Handed,
-            Ok(length) => {
-                if length > 0 {
-                    self.failure = Some(
-                        serde_json::from_slice(&status[..length]).unwrap_or_else(|e| {
-                            Failure::Protocol(format!("a spare's status: {e}"))
-                        }),
-                    );
+            Ok(length) => match zygote_wire::decode_status(&status[..length]) {
+                Ok(()) => self.state = State::Handed,
+                Err(failure) => {
+                    self.failure = failure;
+                    self.kill(false);
                 }
-                self.kill(false);
-            }
+            },
             Err(Errno::EINTR | Errno::EAGAIN) => {}
             Err(_) => self.kill(false),
         }
@@ -449,14 +431,7 @@ impl Spare {
         let Some(theirs) = self.theirs.take() else {
             return;
         };
-        let fds = theirs.each_ref().map(|fd| fd.as_raw_fd());
-        let sent = sendmsg::<()>(
-            control.as_raw_fd(),
-            &[std::io::IoSlice::new(&[SPARE])],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        );
+        let sent = zygote_wire::send_spare(control.as_fd(), &theirs);
         // The caller's ends are closed here: the spare sees its request end when the
         // caller closes its own.
         drop(theirs);
@@ -467,18 +442,20 @@ impl Spare {
 
     /// A claim (with the call's deadline), or the end of the call's claim pipe.
     fn read_claim(&mut self) {
-        let mut message = [0u8; 9];
+        let mut message = [0u8; zygote_wire::CLAIM_LEN];
         match nix::unistd::read(&self.claim, &mut message) {
-            Ok(9) if message[0] == CLAIM && self.state == State::Handed => {
-                let millis = u64::from_le_bytes(message[1..].try_into().expect("8 bytes"));
-                self.state = State::Claimed {
-                    deadline: (millis > 0).then(|| Instant::now() + Duration::from_millis(millis)),
-                    timed_out: false,
-                };
-            }
+            Ok(length) => match (self.state, zygote_wire::decode_claim(&message[..length])) {
+                (State::Handed, Some(timeout)) => {
+                    self.state = State::Claimed {
+                        deadline: timeout.map(|timeout| Instant::now() + timeout),
+                        timed_out: false,
+                    };
+                }
+                // Closed (the call is over, or the caller is gone), or garbage.
+                _ => self.kill(false),
+            },
             Err(Errno::EAGAIN | Errno::EINTR) => {}
-            // Closed (the call is over, or the caller is gone), or garbage.
-            _ => self.kill(false),
+            Err(_) => self.kill(false),
         }
     }
 
@@ -496,8 +473,7 @@ impl Spare {
 
 /// Tells the caller, on the control socket, that no spare could be made.
 fn tell_failure(control: &OwnedFd, failure: &Failure) {
-    let mut message = vec![FAILED];
-    message.extend(serde_json::to_vec(failure).unwrap_or_default());
+    let message = zygote_wire::failed_message(failure);
     let _ = send(control.as_raw_fd(), &message, MsgFlags::MSG_NOSIGNAL);
 }
 
@@ -506,8 +482,11 @@ fn tell_failure(control: &OwnedFd, failure: &Failure) {
 fn read_control(control: &OwnedFd) -> Option<bool> {
     let mut message = [0u8; 16];
     match recv(control.as_raw_fd(), &mut message, MsgFlags::MSG_DONTWAIT) {
-        Ok(0) => None,
-        Ok(_) => Some(message[0] == NEED),
+        Ok(length) => match zygote_wire::decode_asked(&message[..length]) {
+            Asked::Need => Some(true),
+            Asked::Unknown => Some(false),
+            Asked::Closed => None,
+        },
         Err(Errno::EAGAIN | Errno::EINTR) => Some(false),
         Err(_) => None,
     }
