@@ -843,3 +843,55 @@ fn the_user_it_serves_cannot_rewrite_the_launcher() {
     let out = installed.boxed(&["status"]);
     assert!(out.status.success(), "{}", show(&out));
 }
+
+/// Starts the launcher by hand as `user` with `BOXED_SANDBOX=marker`, every protocol
+/// descriptor of a forged call (`policy` as the request's head, `image` as descriptor 7)
+/// and `policy` in `BOXED_POLICY` too; prints how many bytes came on the response pipe
+/// and the launcher's exit code.
+fn start_with_marker(user: &str, marker: &str, image: &str, policy: &str) -> Output {
+    let script = r#"
+        launcher=$0 image=$1 policy=$2
+        hex=$(printf '%08x' "${#policy}")
+        length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
+        "$launcher" 3< <(printf "$length"; printf '%s' "$policy"; sleep 2) \
+            4> >(wc -c | sed 's/^/response bytes: /') 5< <(sleep 2) \
+            6> >(cat >/dev/null) 7<"$image"
+        echo "launcher exit $?"
+    "#;
+    let vars = [("BOXED_SANDBOX", marker), ("BOXED_POLICY", policy)];
+    as_user(
+        user,
+        "bash",
+        &["-c", script, LAUNCHER, image, policy],
+        &vars,
+    )
+}
+
+#[test]
+fn the_launcher_serves_no_marker_but_its_own() {
+    let installed = Installed::new("markers");
+    let secret = secret_of(&installed);
+    let probe = installed.probe(&secret);
+    let probe = probe.to_str().unwrap();
+    // Control: with its own marker and this malformed policy, the launcher reaches the
+    // policy parser, which says so.
+    let out = start_with_marker(&installed.caller, "launch-2", probe, "not json");
+    assert!(stderr(&out).contains("malformed policy"), "{}", show(&out));
+    // With every other marker, the process that holds the launcher's capabilities
+    // drops them and refuses before it reads the policy, in the environment or on
+    // descriptor 3, or answers anything.
+    for marker in ["image-2", "zygote-image-2", "2", "1", "garbage"] {
+        let out = start_with_marker(&installed.caller, marker, probe, "not json");
+        let context = format!("marker {marker}\n{}", show(&out));
+        assert!(stdout(&out).contains("launcher exit 126"), "{context}");
+        assert!(stdout(&out).contains("response bytes: 0"), "{context}");
+        assert!(!stdout(&out).contains("PROBE RAN"), "{context}");
+        assert!(
+            stderr(&out).contains(&format!("BOXED_SANDBOX=\"{marker}\"")),
+            "{context}"
+        );
+        assert!(stderr(&out).contains("it serves nothing"), "{context}");
+        assert!(!stderr(&out).contains("malformed"), "{context}");
+        assert!(!stderr(&out).contains("protocol"), "{context}");
+    }
+}

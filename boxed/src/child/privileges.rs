@@ -250,6 +250,20 @@ pub(crate) fn drop_completely() -> Step {
     verify_sandbox(identity, caller)
 }
 
+/// Whether this process holds any capability in its permitted or effective set (one
+/// read with `capget`). A failed read counts as holding one: the caller then refuses.
+pub(crate) fn holds_capabilities() -> bool {
+    [CapSet::Permitted, CapSet::Effective]
+        .into_iter()
+        .any(|set| caps::read(None, set).map_or(true, |held| !held.is_empty()))
+}
+
+/// Whether all three uids are root's.
+pub(crate) fn is_root() -> bool {
+    unistd::getresuid()
+        .is_ok_and(|uids| uids.real.is_root() && uids.effective.is_root() && uids.saved.is_root())
+}
+
 fn clear_capabilities() -> Step {
     step(
         "clearing ambient capabilities",
