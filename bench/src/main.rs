@@ -26,9 +26,11 @@
 //!
 //! The `filter` rows time the kernel installing the syscall filter on a fresh thread of
 //! the benchmark (the `seccomp` call only), each part for the default policy and for one
-//! with the network and processes open: the whole filter of a one-shot call, the zygote's
-//! bulk, and the spare's part, installed on top of the bulk as in a zygote call. The
-//! note says how many classic-BPF instructions the part has.
+//! with the network and processes open: the whole filter of a root caller's one-shot
+//! call, the zygote's bulk, the spare's part, installed on top of the bulk as in a zygote
+//! call, the launcher's part of a one-shot call (all but the Landlock calls), and the
+//! closing part its image adds on top of it. The note says how many classic-BPF
+//! instructions the part has.
 //!
 //! More modes are the programs some rows start: `--noop` returns from `main` at once,
 //! `--fork-noop` forks a child that exits at once and waits for it, `--echo` reads its
@@ -731,6 +733,8 @@ fn filter_rows(n: usize) -> Result<Vec<Row>, String> {
             (FilterPart::Whole, "whole", policy.clone()),
             (FilterPart::Zygote, "zygote's", policy.clone().zygote(true)),
             (FilterPart::Spare, "spare's", policy.clone().zygote(true)),
+            (FilterPart::Launch, "launcher's", policy.clone()),
+            (FilterPart::Closing, "closing", policy.clone()),
         ] {
             let mut failure = None;
             let samples = sample(n, || {

@@ -895,3 +895,139 @@ fn the_launcher_serves_no_marker_but_its_own() {
         assert!(!stderr(&out).contains("protocol"), "{context}");
     }
 }
+
+/// A process of the sandbox identity (nobody) that is not the probe: it sleeps, and
+/// is killed when the test ends.
+struct Neighbour(std::process::Child);
+
+impl Neighbour {
+    fn start() -> Neighbour {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("sleep")
+            .arg("60")
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("starting a process as nobody");
+        Neighbour(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Its nice value, field 19 of its `/proc/PID/stat`.
+    fn nice(&self) -> String {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().to_string()
+    }
+}
+
+impl Drop for Neighbour {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_foreign_one_shot_image_cannot_reach_other_processes_of_the_sandbox_identity() {
+    let installed = Installed::new("neighbours");
+    let neighbour = Neighbour::start();
+    // A C program, not a boxed program: it lowers the core-size limit, the priority and
+    // the processors of itself and of the neighbour, and says what each call answered.
+    let source = format!(
+        "#define _GNU_SOURCE\n#include <errno.h>\n#include <sched.h>\n#include <stdio.h>\n\
+         #include <string.h>\n#include <sys/resource.h>\n#include <unistd.h>\n\
+         static const char *said(int result) {{ return result == 0 ? \"ok\" : strerror(errno); }}\n\
+         static void attempt(const char *who, pid_t pid) {{\n\
+         \x20   struct rlimit none = {{ 0, 0 }};\n\
+         \x20   printf(\"%s prlimit64: %s\\n\", who, said(prlimit(pid, RLIMIT_CORE, &none, NULL)));\n\
+         \x20   printf(\"%s setpriority: %s\\n\", who, said(setpriority(PRIO_PROCESS, pid, 19)));\n\
+         \x20   cpu_set_t set; CPU_ZERO(&set); CPU_SET(0, &set);\n\
+         \x20   printf(\"%s sched_setaffinity: %s\\n\", who,\n\
+         \x20          said(sched_setaffinity(pid, sizeof set, &set)));\n\
+         }}\n\
+         int main(void) {{\n\
+         \x20   attempt(\"self\", getpid());\n\
+         \x20   attempt(\"other\", {});\n\
+         \x20   printf(\"PROBE RAN\\n\");\n\
+         \x20   return 0;\n\
+         }}\n",
+        neighbour.pid()
+    );
+    let probe = installed.compile("neighbour-probe", &source, false);
+    let calls = ["prlimit64", "setpriority", "sched_setaffinity"];
+
+    // Through the launcher, as a one-shot call's image: on itself every call works, on
+    // the neighbour the syscall filter refuses each.
+    let out = forge(
+        &installed.caller,
+        probe.to_str().unwrap(),
+        &default_policy(),
+        &[],
+    );
+    let lines = stdout(&out);
+    assert!(lines.contains("PROBE RAN"), "{}", show(&out));
+    for call in calls {
+        assert!(
+            lines.contains(&format!("self {call}: ok\n")),
+            "{}",
+            show(&out)
+        );
+        assert!(
+            lines.contains(&format!("other {call}: Operation not permitted\n")),
+            "{}",
+            show(&out)
+        );
+    }
+    assert_eq!(neighbour.nice(), "0");
+
+    // Control: the same program run as nobody without the launcher reaches the
+    // neighbour, so the refusals above are the sandbox's.
+    let direct = {
+        use std::os::unix::process::CommandExt;
+        output(Command::new(&probe).uid(65534).gid(65534).env_clear())
+    };
+    let lines = stdout(&direct);
+    for call in calls {
+        assert!(
+            lines.contains(&format!("other {call}: ok\n")),
+            "{}",
+            show(&direct)
+        );
+    }
+    assert_eq!(neighbour.nice(), "19");
+}
+
+#[test]
+fn a_boxed_image_without_the_launchers_filter_serves_nothing() {
+    let installed = Installed::new("no-filter");
+    let program = installed.stage.join("bin/boxed-test-caller");
+    // Started by root as the sandbox identity would be, with no groups, no capability,
+    // no_new_privs, but no syscall filter: it refuses before reading its request, and
+    // says why on the response pipe (printed here by `cat`).
+    let script = r#"
+        setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs -- \
+            "$0" 3< <(sleep 2) 4> >(cat)
+        echo "image exit $?"
+    "#;
+    let out = output(
+        Command::new("bash")
+            .env_clear()
+            .env("PATH", ROOT_PATH)
+            .env("BOXED_SANDBOX", "image-2")
+            .env("BOXED_POLICY", default_policy())
+            .current_dir("/")
+            .args(["-c", script, program.to_str().unwrap()]),
+    );
+    assert!(!stdout(&out).contains("MAIN RAN"), "{}", show(&out));
+    assert!(stdout(&out).contains("image exit 125"), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("no syscall filter is in place"),
+        "{}",
+        show(&out)
+    );
+}

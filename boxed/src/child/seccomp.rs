@@ -24,6 +24,12 @@
 //! its own pid in the pid rules. Together they decide every call as the whole program
 //! does; a unit test runs both for every syscall number to check it.
 //!
+//! A one-shot call through the launcher splits it too, the other way: the launcher
+//! installs all of it, with the sandbox's pid, before it executes the image, but for
+//! the Landlock calls ([`launch_program`]), so that no program it executes runs without
+//! the pid rules; the image adds the policy's own Landlock layer and then refuses those
+//! calls with a program of a few instructions ([`closing_program`]).
+//!
 //! Why not seccompiler (or libseccomp): seccompiler compiled the first version of these
 //! rules to 451 instructions (it tests one flag or value per rule and compares full
 //! 64-bit words), and the kernel took about 260 µs to install that, the largest single
@@ -147,6 +153,39 @@ pub(crate) fn spare_program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_fil
     laid_out(&decisions)
 }
 
+/// What the launcher installs in a one-shot sandbox before it executes the image, with
+/// the sandbox's own pid: the whole [`program`], except that the Landlock calls stay
+/// allowed, for the image to add the policy's own layer (the launcher's layer must still
+/// let the loader read the system libraries). Whatever the image is, the pid rules and
+/// every other rule hold from its first instruction; a boxed image closes the Landlock
+/// calls with [`closing_program`] once its layer is on.
+pub(crate) fn launch_program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
+    let mut decisions = decisions(policy, own_pid);
+    for &nr in LANDLOCK_CALLS {
+        decisions[nr as usize] = Decision::Allow;
+    }
+    laid_out(&decisions)
+}
+
+/// What a launched image adds on top of [`launch_program`]: the Landlock calls refused,
+/// everything else allowed. The two together decide every call exactly as [`program`]
+/// alone does (a unit test checks this for every syscall number); the program is a few
+/// instructions, which the kernel installs in a fraction of the whole one's time.
+pub(crate) fn closing_program() -> Vec<libc::sock_filter> {
+    let mut decisions = vec![Decision::Allow; LAST_REVIEWED as usize + 1];
+    for &nr in LANDLOCK_CALLS {
+        decisions[nr as usize] = Decision::Deny;
+    }
+    laid_out(&decisions)
+}
+
+/// The calls that add a Landlock layer, which the whole program refuses.
+const LANDLOCK_CALLS: &[i64] = &[
+    libc::SYS_landlock_create_ruleset,
+    libc::SYS_landlock_add_rule,
+    libc::SYS_landlock_restrict_self,
+];
+
 /// The calls a zygote makes itself (forking spares, opening their pidfds, killing the
 /// calls it ends) or that its spares make while they drop their privileges and confine
 /// themselves (`setresuid`, `capset`, `setpgid`, `prctl`, `prlimit64`, Landlock, the
@@ -227,12 +266,16 @@ fn checks(rule: Rule, policy: &Policy, own_pid: i32) -> Decision {
                 jeq(libc::TIOCLINUX as u32, To::Deny, To::Allow),
             ],
         ),
-        // Becoming dumpable again, and rewriting its own memory map's bookkeeping.
+        // Becoming dumpable again, and rewriting its own memory map's bookkeeping. Not
+        // dumpable (0) stays allowed: an image the launcher executed is dumpable again
+        // after the exec, under this filter, until its start-up says otherwise.
         Rule::Prctl => (
             0,
             vec![
-                jeq(libc::PR_SET_DUMPABLE as u32, To::Deny, To::Next),
-                jeq(libc::PR_SET_MM as u32, To::Deny, To::Allow),
+                jeq(libc::PR_SET_MM as u32, To::Deny, To::Next),
+                jeq(libc::PR_SET_DUMPABLE as u32, To::Next, To::Allow),
+                Check::Load(arg(1)),
+                jeq(0, To::Allow, To::Deny),
             ],
         ),
         Rule::Socket if !policy.network => return Decision::Deny,
@@ -584,12 +627,16 @@ pub(crate) fn install(program: &[libc::sock_filter]) -> Result<(), String> {
 /// One of the programs a sandbox installs, as the benchmark measures it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
-    /// The whole filter: what a one-shot call installs.
+    /// The whole filter: what a one-shot sandbox of a root caller installs.
     Whole,
     /// The bulk: what a zygote installs on itself, once, and its calls inherit.
     Zygote,
     /// What each zygote call adds on top of the zygote's part.
     Spare,
+    /// What the launcher installs before it executes a one-shot call's image.
+    Launch,
+    /// What a one-shot call's image adds on top of the launcher's part.
+    Closing,
 }
 
 /// The program `part` of `policy`, for a sandbox whose pid is `own_pid`.
@@ -598,17 +645,24 @@ pub(crate) fn part(policy: &Policy, part: Part, own_pid: i32) -> Vec<libc::sock_
         Part::Whole => program(policy, own_pid),
         Part::Zygote => zygote_program(policy),
         Part::Spare => spare_program(policy, own_pid),
+        Part::Launch => launch_program(policy, own_pid),
+        Part::Closing => closing_program(),
     }
 }
 
 /// How long the kernel takes to install `part` of `policy` on a fresh thread of this
 /// process, which the filter then confines alone (the thread ends after it), with the
-/// zygote's part installed first when `part` is the spare's, as in a zygote call. Only
-/// the `seccomp` call that installs `part` is timed.
+/// zygote's part installed first when `part` is the spare's, as in a zygote call, and the
+/// launcher's when it is the closing one, as in a one-shot call through the launcher.
+/// Only the `seccomp` call that installs `part` is timed.
 pub(crate) fn install_time(policy: &Policy, part: Part) -> Result<std::time::Duration, String> {
     let own_pid = i32::try_from(std::process::id()).expect("a pid");
     let program = self::part(policy, part, own_pid);
-    let below = (part == Part::Spare).then(|| zygote_program(policy));
+    let below = match part {
+        Part::Spare => Some(zygote_program(policy)),
+        Part::Closing => Some(launch_program(policy, own_pid)),
+        Part::Whole | Part::Zygote | Part::Launch => None,
+    };
     std::thread::spawn(move || {
         nix::sys::prctl::set_no_new_privs()
             .map_err(|e| format!("setting no_new_privs before the filter failed: {e}"))?;
@@ -1272,6 +1326,53 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn launch_and_closing_filters_together_decide_exactly_as_the_whole_one() {
+        let closing = closing_program();
+        for policy in &every_policy() {
+            let (whole, launch) = (program(policy, PID), launch_program(policy, PID));
+            for nr in (0..=i64::from(LAST_REVIEWED) + 3).chain([i64::from(X32_BIT) | 1]) {
+                for args in [
+                    [0; 6],
+                    args(PID as u64, 0, 0),
+                    args(4243, 0, 0),
+                    args(libc::PR_SET_DUMPABLE as u64, 1, 0),
+                    args(libc::SIGCHLD as u64, 0, 0),
+                ] {
+                    for arch in [AUDIT_ARCH, 0x4000_0003] {
+                        assert_eq!(
+                            stacked(run(&closing, arch, nr, args), run(&launch, arch, nr, args)),
+                            run(&whole, arch, nr, args),
+                            "syscall {nr}, arch {arch:#x}, arguments {args:?}, {policy:?}"
+                        );
+                    }
+                }
+            }
+            // What the image's start-up needs under the launcher's part alone.
+            let decide = |nr: i64, args: [u64; 6]| run(&launch, AUDIT_ARCH, nr, args);
+            assert_eq!(decide(libc::SYS_landlock_restrict_self, [0; 6]), RET_ALLOW);
+            assert_eq!(decide(libc::SYS_execve, [0; 6]), RET_ALLOW);
+            assert_eq!(decide(libc::SYS_prlimit64, args(4243, 0, 0)), EPERM);
+            assert_eq!(decide(libc::SYS_setpriority, args(0, 4243, 0)), EPERM);
+            assert_eq!(decide(libc::SYS_sched_setaffinity, args(4243, 0, 0)), EPERM);
+            assert_eq!(
+                decide(libc::SYS_prlimit64, args(PID as u64, 0, 0)),
+                RET_ALLOW
+            );
+        }
+        assert!(closing.len() <= 12, "{} instructions", closing.len());
+    }
+
+    #[test]
+    fn a_sandbox_may_make_itself_undumpable_but_never_dumpable() {
+        let policy = Policy::new();
+        let dumpable = |value: u64| args(libc::PR_SET_DUMPABLE as u64, value, 0);
+        assert_eq!(decide(&policy, libc::SYS_prctl, dumpable(0)), RET_ALLOW);
+        for value in [1, 2, 1 << 32 | 1] {
+            assert_eq!(decide(&policy, libc::SYS_prctl, dumpable(value)), EPERM);
         }
     }
 

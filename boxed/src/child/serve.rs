@@ -39,8 +39,9 @@ pub(crate) fn run(
 }
 
 /// An image the launcher started: it is already the sandbox identity, with the
-/// launcher's limits, Landlock layer and the bulk of the syscall filter. It checks that,
-/// adds the policy's own Landlock layer and the rest of the filter, and serves the call.
+/// launcher's limits, Landlock layer and syscall filter (the whole one but for the
+/// Landlock calls). It checks that, adds the policy's own Landlock layer, refuses the
+/// Landlock calls, and serves the call.
 pub(crate) fn run_launched() -> ! {
     if let Err(error) = sys::close_descriptors_from(RESPONSE_FD + 1) {
         fail(
@@ -62,12 +63,21 @@ pub(crate) fn run_launched() -> ! {
     let policy = launched_policy();
     let confined = policy.and_then(|policy| {
         privileges::verify_launched().map_err(Failure::Privileges)?;
+        // The launcher installs the filter before the exec: without one, it did not
+        // start this process.
+        if sys::seccomp_mode() != 2 {
+            return Err(Failure::Privileges(
+                "no syscall filter is in place, so the boxed launcher did not start this \
+                 process; it serves nothing"
+                    .into(),
+            ));
+        }
         landlock::apply(&policy)?;
         if policy.memory.is_some() {
             report_allocation_failures();
         }
-        let program = seccomp::spare_program(&policy, std::process::id() as i32);
-        seccomp::install(&program).map_err(|message| Failure::startup(Step::Seccomp, message))
+        seccomp::install(&seccomp::closing_program())
+            .map_err(|message| Failure::startup(Step::Seccomp, message))
     });
     if let Err(failure) = confined {
         let message = failure.to_string();

@@ -52,7 +52,7 @@ pub(crate) enum Rule {
     Clone,
     /// `ioctl`: never `TIOCSTI` or `TIOCLINUX` (on the low 32 bits of the request).
     Ioctl,
-    /// `prctl`: never `PR_SET_DUMPABLE` or `PR_SET_MM`.
+    /// `prctl`: never `PR_SET_MM`, and `PR_SET_DUMPABLE` only to 0 (not dumpable).
     Prctl,
     /// `socket`: with the network open, TCP and UDP over IPv4 and IPv6 only.
     Socket,

@@ -6,10 +6,11 @@
 //! launcher is the supervisor (see `child::supervisor`): it checks that root allowed
 //! the user who started it, drops, and forks the sandbox. The sandbox finishes the drop
 //! to the sandbox identity, sets its limits, a Landlock layer (the policy's grants plus
-//! execute of the image and what the dynamic loader reads) and the bulk of the syscall
-//! filter, and only then executes the image, with an environment of its own making.
-//! The image's start-up hook verifies that it runs as the launcher left it, adds the
-//! policy's own Landlock layer and the rest of the filter, and serves the call.
+//! execute of the image and what the dynamic loader reads) and the whole syscall filter,
+//! with its own pid in the pid rules, but for the Landlock calls; only then it executes
+//! the image, with an environment of its own making. The image's start-up hook verifies
+//! that it runs as the launcher left it (a filter included), adds the policy's own
+//! Landlock layer, refuses the Landlock calls, and serves the call.
 //!
 //! So no code but boxed's ever holds a capability: the user's build runs only as the
 //! sandbox identity, confined before its first instruction. The image is the exact
@@ -92,7 +93,14 @@ fn refuse(message: &str) -> ! {
 }
 
 /// The sandbox side, in the launcher's fork: drop, limits, the launcher's Landlock
-/// layer and the bulk of the syscall filter, then execute the image.
+/// layer and the syscall filter, then execute the image.
+///
+/// The filter is the whole one, with this process's pid, but for the Landlock calls
+/// ([`seccomp::launch_program`]): whatever program the caller handed over as the image,
+/// it cannot reach other processes of the sandbox identity (limits, priority, processors,
+/// signals), and a boxed image has only its own Landlock layer and a filter of a few
+/// instructions left to add. `execve` stays allowed, as in every sandbox (Landlock
+/// decides what may be executed), so the filter goes on before the exec.
 pub(crate) fn start_image(
     identity: Identity,
     caller: Uid,
@@ -116,7 +124,8 @@ pub(crate) fn start_image(
         })
         .and_then(|()| landlock::apply_for_launch(policy, &image, false))
         .and_then(|()| {
-            seccomp::install(&seccomp::zygote_program(policy))
+            let own_pid = nix::unistd::getpid().as_raw();
+            seccomp::install(&seccomp::launch_program(policy, own_pid))
                 .map_err(|message| Failure::startup(Step::Seccomp, message))
         });
     if let Err(failure) = confined {
