@@ -82,6 +82,17 @@ impl Relay {
         if let Err(error) = fcntl(&response, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
             return Awaited::Frame(Err(FrameError::Io(error.into())));
         }
+        self.await_nonblocking_response(response, limit, stop)
+    }
+
+    /// [`Relay::await_response`] on a `response` end that is non-blocking already (a
+    /// zygote's spare comes with it so, which spares the call one `fcntl`).
+    pub(crate) fn await_nonblocking_response(
+        &mut self,
+        response: OwnedFd,
+        limit: u64,
+        stop: Option<BorrowedFd<'_>>,
+    ) -> Awaited {
         let mut response = File::from(response);
         let mut reader = FrameReader::new(limit);
         loop {

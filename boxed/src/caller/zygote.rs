@@ -201,7 +201,8 @@ fn call(
         let _ = nix::unistd::write(&claim_write, &claim);
         sent
     });
-    let received = match relay.await_response(response_read, policy.max_response, stop) {
+    let received = match relay.await_nonblocking_response(response_read, policy.max_response, stop)
+    {
         Awaited::Frame(received) => received,
         // The call was abandoned (its future dropped): it ends as if no answer came,
         // and nobody reads the outcome.

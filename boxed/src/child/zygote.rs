@@ -26,7 +26,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
@@ -318,6 +318,10 @@ impl Spare {
         let (stderr_read, stderr_write) = pipe()?;
         // Results of any size cross faster through a wide pipe (one fcntl).
         wire::widen_pipe(&response_write);
+        // The caller reads the response in a poll loop, non-blocking; set here, ahead of
+        // the call (the flag belongs to the caller's end alone).
+        fcntl(&response_read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .map_err(|e| failed(Step::Pipes, "fcntl O_NONBLOCK", e))?;
         match sys::fork_single_threaded().map_err(|e| failed(Step::Fork, "fork of a spare", e))? {
             ForkResult::Child => {
                 // Keep only its own five: no other spare's, no caller's end, no control.

@@ -52,7 +52,7 @@ pub(crate) struct SpareEnds {
     pub report: OwnedFd,
     /// The write end of the request pipe.
     pub request: OwnedFd,
-    /// The read end of the response pipe.
+    /// The read end of the response pipe, non-blocking.
     pub response: OwnedFd,
     /// The read end of the spare's stdout.
     pub stdout: OwnedFd,
