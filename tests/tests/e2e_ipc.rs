@@ -19,7 +19,7 @@ fn attempts(segment: i32) -> Vec<(String, Outcome)> {
     let name = name.as_ptr() as c_long;
     let mut buffer = [0u8; 64];
     let buffer = &raw mut buffer as c_long;
-    let calls: [(&str, c_long, [c_long; 6]); 13] = [
+    let calls: [(&str, c_long, [c_long; 6]); 14] = [
         (
             "shmat(the caller's segment)",
             libc::SYS_shmat,
@@ -88,6 +88,8 @@ fn attempts(segment: i32) -> Vec<(String, Outcome)> {
                 0,
             ],
         ),
+        // After the open: the caller removes the queue it made.
+        ("mq_unlink", libc::SYS_mq_unlink, [name, 0, 0, 0, 0, 0]),
     ];
     calls
         .into_iter()
@@ -96,10 +98,6 @@ fn attempts(segment: i32) -> Vec<(String, Outcome)> {
             // than the calls write) or to a nul-terminated name.
             (what.to_string(), outcome(unsafe { syscall6(nr, args) }))
         })
-        .chain([("mq_unlink".to_string(), {
-            // SAFETY: a nul-terminated name.
-            outcome(unsafe { syscall6(libc::SYS_mq_unlink, [name, 0, 0, 0, 0, 0]) })
-        })])
         .collect()
 }
 
