@@ -141,10 +141,12 @@ pub(crate) enum Repr {
         "boxed: `{function}` cannot run: the caller is not root, and the boxed launcher \
          {LAUNCHER} that starts the sandboxes of other users {why}; set it up for the \
          user {user}, once per machine, as root: {command}",
-        LAUNCHER = crate::launcher::LAUNCHER
+        LAUNCHER = launcher
     )]
     NoLauncher {
         function: String,
+        /// Where the launcher is (or would be) installed.
+        launcher: &'static str,
         user: String,
         why: String,
         command: String,
@@ -519,46 +521,6 @@ mod tests {
         assert_eq!(value["function"], "krate::f");
         assert_eq!(value["message"], error.to_string());
         assert_eq!(value["signal"], serde_json::Value::Null);
-    }
-
-    #[test]
-    fn start_up_failures_name_their_step_and_errno_and_are_not_privilege_failures() {
-        use crate::wire::{Failure, Step};
-        let errno = "EAGAIN: Resource temporarily unavailable";
-        for (step, kind) in [
-            (Step::Descriptors, ErrorKind::Startup),
-            (Step::Pipes, ErrorKind::Startup),
-            (Step::Fork, ErrorKind::Startup),
-            (Step::Process, ErrorKind::Startup),
-            (Step::Handover, ErrorKind::Startup),
-            (Step::OomScore, ErrorKind::Confinement),
-            (Step::Limits, ErrorKind::Confinement),
-            (Step::Landlock, ErrorKind::Confinement),
-            (Step::Seccomp, ErrorKind::Confinement),
-        ] {
-            let failure = Failure::startup(step, format!("the call failed: {errno}"));
-            // As the child sends it.
-            let json = serde_json::to_vec(&failure).unwrap();
-            let failure: Failure = serde_json::from_slice(&json).unwrap();
-            let error = crate::caller::from_failure("krate::f".into(), failure, 0);
-            assert_eq!(error.kind(), kind, "{step:?}: {error}");
-            let message = error.to_string();
-            assert!(message.contains(step.name()), "{message}");
-            assert!(message.contains(errno), "{message}");
-            assert!(!message.contains("privileges"), "{message}");
-            assert_eq!(error.function(), Some("krate::f"));
-        }
-        let dropped = crate::caller::from_failure(
-            "krate::f".into(),
-            Failure::Privileges("setresuid(nobody) failed: EPERM".into()),
-            0,
-        );
-        assert_eq!(dropped.kind(), ErrorKind::Privileges);
-        assert!(
-            dropped
-                .to_string()
-                .contains("drop or verify its privileges")
-        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The only module with `unsafe` code: the start-up hook and the few system calls that
-//! neither `std`, `nix` nor `caps` offer safely. Each block says why it is sound.
+//! The only module with `unsafe` blocks: the few system calls that neither `std`, `nix`
+//! nor `caps` offer safely. Each block says why it is sound. (The start-up hook's one
+//! unsafe attribute is in `startup`.)
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -8,21 +9,6 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::signal::{SigHandler, SigSet, Signal};
 use nix::unistd::{ForkResult, Pid};
-
-/// Runs [`crate::child::on_start`] before any other start-up code of the executable.
-///
-/// `.init_array.NNNNN` sections run in priority order before the unprioritised
-/// `.init_array` entries (the usual place for constructors), and 90 is before the
-/// standard library's own hook (99), so no code of the program runs before this one has
-/// decided whether the process is a sandbox child. A hand-written entry is used rather
-/// than a constructor crate because this ordering is itself a security property.
-#[used]
-#[unsafe(link_section = ".init_array.00090")]
-static START: extern "C" fn() = start;
-
-extern "C" fn start() {
-    crate::child::on_start();
-}
 
 /// Whether the kernel started this process with more privileges than its parent had
 /// (file capabilities, set-user-ID or set-group-ID): the `AT_SECURE` auxiliary value.

@@ -14,7 +14,9 @@ use std::task::{Context, Poll, Waker};
 
 use serde::de::DeserializeOwned;
 
-use super::{Exchange, decide, exchange, spawn};
+use super::exchange::exchange;
+use super::outcome::{Exchange, decide};
+use super::spawn;
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::wire;

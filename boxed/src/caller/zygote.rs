@@ -9,9 +9,10 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::outcome::{Exchange, from_failure};
 use super::relay::{Awaited, Relay};
 use super::spawn::{self, Child};
-use super::{Exchange, Started, from_failure, start_child};
+use super::start::{Started, start_child};
 use crate::error::{Error, Repr};
 use crate::policy::Policy;
 use crate::wire::zygote::{self as zygote_wire, Handed, SpareEnds};
@@ -190,7 +191,7 @@ fn call(
         }
     };
     let mut relay = Relay::new(stdout, stderr);
-    if super::large(request) {
+    if super::start::large(request) {
         wire::widen_pipe(&request_write);
     }
     let claim = zygote_wire::encode_claim(policy.timeout);

@@ -28,7 +28,7 @@ use nix::sys::stat::{Mode, umask};
 use nix::unistd::{self, Gid, Pid, Uid};
 
 use crate::Policy;
-use crate::launcher::Grants;
+use crate::grants::Grants;
 
 /// The identity the sandbox runs as.
 #[derive(Debug, Clone, Copy)]

@@ -13,9 +13,9 @@ use nix::unistd::{Pid, Uid};
 
 use super::privileges::{self, Grouping, Identity};
 use super::{DROP_FAILED, fail, landlock, limits, seccomp};
-use crate::__private::ServeError;
 use crate::Policy;
 use crate::registry;
+use crate::registry::ServeError;
 use crate::sys;
 use crate::wire::{self, Failure, MARKER_VAR, POLICY_VAR, REQUEST_FD, RESPONSE_FD, Response, Step};
 
@@ -51,7 +51,7 @@ pub(crate) fn run_launched() -> ! {
     }
     if ![REQUEST_FD, RESPONSE_FD]
         .iter()
-        .all(|&fd| super::supervisor::is_pipe_or_socket(fd))
+        .all(|&fd| super::is_pipe_or_socket(fd))
     {
         fail(
             super::REFUSED,
@@ -88,7 +88,7 @@ pub(crate) fn run_launched() -> ! {
 }
 
 /// The policy the launcher handed over, taken out of the environment.
-fn launched_policy() -> Result<Policy, Failure> {
+pub(crate) fn launched_policy() -> Result<Policy, Failure> {
     let policy = std::env::var(POLICY_VAR)
         .map_err(|_| Failure::Protocol(format!("{POLICY_VAR} is missing")))
         .and_then(|json| {
@@ -97,48 +97,6 @@ fn launched_policy() -> Result<Policy, Failure> {
         });
     sys::remove_env(POLICY_VAR);
     policy
-}
-
-/// An image the launcher executed as a zygote, with descriptors 4 (the response, for
-/// its first answer) and 5 (the control socket): it checks that it runs as the
-/// launcher left it, then is the zygote, whose spares confine themselves as usual.
-pub(crate) fn run_launched_zygote() -> ! {
-    let kept = sys::close_descriptors_from(wire::LIFELINE_FD + 1);
-    // Descriptor 3 is the spares' number for their hand-over socket: not kept open.
-    if nix::fcntl::fcntl(sys::borrow(REQUEST_FD), nix::fcntl::FcntlArg::F_GETFD).is_ok() {
-        drop(sys::take_descriptor(REQUEST_FD));
-    }
-    if kept.is_err()
-        || ![RESPONSE_FD, wire::LIFELINE_FD]
-            .iter()
-            .all(|&fd| super::supervisor::is_pipe_or_socket(fd))
-    {
-        fail(
-            super::REFUSED,
-            "this process was not started by the boxed launcher (its protocol descriptors \
-             are missing); it runs nothing",
-        );
-    }
-    let checked = launched_policy().and_then(|policy| {
-        let identity = privileges::verify_launched_zygote().map_err(Failure::Privileges)?;
-        nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
-            Failure::startup(Step::Process, format!("PR_SET_CHILD_SUBREAPER failed: {e}"))
-        })?;
-        Ok((policy, identity))
-    });
-    match checked {
-        Ok((policy, identity)) => {
-            let caller = nix::unistd::getuid();
-            let control = sys::take_descriptor(wire::LIFELINE_FD);
-            super::zygote::run(identity, caller, policy, control.into(), true)
-        }
-        Err(failure) => {
-            let message = failure.to_string();
-            let mut response = sys::take_descriptor(RESPONSE_FD);
-            let _ = wire::write_frame(&mut response, &Response::Failure(failure));
-            fail(DROP_FAILED, &message)
-        }
-    }
 }
 
 /// A zygote's spare: confines itself now, says so on `handoff`, then serves the call

@@ -28,11 +28,12 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{self, ForkResult, Pid};
 
-use super::{DROP_FAILED, REFUSED, fail, privileges, serve, tree};
+use super::{
+    DROP_FAILED, REFUSED, answer_and_exit, fail, is_pipe_or_socket, privileges, serve, tree,
+};
 use crate::sys;
 use crate::wire::{
-    self, Ending, Failure, LIFELINE_FD, PROTOCOL, REPORT_FD, REQUEST_FD, RESPONSE_FD, Report,
-    Response, Step,
+    self, Ending, Failure, LIFELINE_FD, PROTOCOL, REPORT_FD, REQUEST_FD, RESPONSE_FD, Report, Step,
 };
 
 /// Exit code of a supervisor that could not learn how the sandbox ended.
@@ -45,7 +46,7 @@ pub(crate) enum Origin {
     Image(std::ffi::OsString),
     /// The launcher, whose configuration allows `Grants` besides nobody: the sandbox
     /// starts the image on [`wire::IMAGE_FD`].
-    Launcher(crate::launcher::Grants),
+    Launcher(crate::grants::Grants),
 }
 
 pub(crate) fn run(version: &OsStr) -> ! {
@@ -138,7 +139,7 @@ pub(crate) fn supervise(origin: Origin) -> ! {
                 super::zygote::run(identity, caller, policy, lifeline.into(), false)
             }
             // The zygote is the image, executed by this process once it is confined.
-            Origin::Launcher(_) => crate::launcher::exec_zygote(&policy, lifeline),
+            Origin::Launcher(_) => super::launched::exec_zygote(&policy, lifeline),
         }
     }
     if closed(&lifeline) {
@@ -152,7 +153,7 @@ pub(crate) fn supervise(origin: Origin) -> ! {
             match origin {
                 Origin::Image(_) => serve::run(identity, caller, supervisor, &policy, request),
                 Origin::Launcher(_) => {
-                    crate::launcher::start_image(identity, caller, supervisor, &policy, request)
+                    super::launched::start_image(identity, caller, supervisor, &policy, request)
                 }
             }
         }
@@ -250,25 +251,8 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
     (ending, timed_out)
 }
 
-/// The protocol descriptors are pipes; a zygote's lifeline is a socket.
-pub(crate) fn is_pipe_or_socket(fd: i32) -> bool {
-    use nix::sys::stat::SFlag;
-    nix::sys::stat::fstat(sys::borrow(fd)).is_ok_and(|stat| {
-        let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
-        kind == SFlag::S_IFIFO || kind == SFlag::S_IFSOCK
-    })
-}
-
 /// Whether the read end `pipe` has no writer left (the caller closed it or died).
 fn closed(pipe: &fs::File) -> bool {
     let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
-}
-
-/// Answers the caller with a failure frame, says it on stderr too, and exits.
-pub(crate) fn answer_and_exit(code: i32, failure: Failure) -> ! {
-    let message = failure.to_string();
-    let mut response = sys::take_descriptor(RESPONSE_FD);
-    let _ = wire::write_frame(&mut response, &Response::Failure(failure));
-    fail(code, &message)
 }

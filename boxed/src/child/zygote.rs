@@ -33,12 +33,12 @@ use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, 
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, Uid};
 
-use super::privileges::Identity;
-use super::{DROP_FAILED, seccomp, serve};
+use super::privileges::{self, Identity};
+use super::{DROP_FAILED, fail, seccomp, serve};
 use crate::Policy;
 use crate::sys;
 use crate::wire::zygote::{self as zygote_wire, Asked, SpareEnds};
-use crate::wire::{self, Ending, Failure, RESPONSE_FD, Report, Response, Step};
+use crate::wire::{self, Ending, Failure, REQUEST_FD, RESPONSE_FD, Report, Response, Step};
 
 /// Where a spare finds its descriptors: the zygote's status socket, the response pipe
 /// (the number the allocation-failure handler writes to), the request pipe.
@@ -83,6 +83,43 @@ enum State {
     },
     /// Killed: its call was abandoned or timed out, or it failed; waiting to be reaped.
     Killed { timed_out: bool },
+}
+
+/// An image the launcher executed as a zygote, with descriptors 4 (the response, for
+/// its first answer) and 5 (the control socket): it checks that it runs as the
+/// launcher left it, then is the zygote, whose spares confine themselves as usual.
+pub(crate) fn run_launched() -> ! {
+    let kept = sys::close_descriptors_from(wire::LIFELINE_FD + 1);
+    // Descriptor 3 is the spares' number for their hand-over socket: not kept open.
+    if nix::fcntl::fcntl(sys::borrow(REQUEST_FD), nix::fcntl::FcntlArg::F_GETFD).is_ok() {
+        drop(sys::take_descriptor(REQUEST_FD));
+    }
+    if kept.is_err()
+        || ![RESPONSE_FD, wire::LIFELINE_FD]
+            .iter()
+            .all(|&fd| super::is_pipe_or_socket(fd))
+    {
+        fail(
+            super::REFUSED,
+            "this process was not started by the boxed launcher (its protocol descriptors \
+             are missing); it runs nothing",
+        );
+    }
+    let checked = serve::launched_policy().and_then(|policy| {
+        let identity = privileges::verify_launched_zygote().map_err(Failure::Privileges)?;
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
+            Failure::startup(Step::Process, format!("PR_SET_CHILD_SUBREAPER failed: {e}"))
+        })?;
+        Ok((policy, identity))
+    });
+    match checked {
+        Ok((policy, identity)) => {
+            let caller = nix::unistd::getuid();
+            let control = sys::take_descriptor(wire::LIFELINE_FD);
+            run(identity, caller, policy, control.into(), true)
+        }
+        Err(failure) => super::answer_and_exit(DROP_FAILED, failure),
+    }
 }
 
 /// Runs the zygote. `filtered`: the launcher already installed the bulk of the syscall
@@ -148,27 +185,9 @@ pub(crate) fn run(
     // that waits, until one is made again.
     let mut failing = false;
     loop {
-        // SPARES unclaimed spares are kept while no call runs. While calls run, new ones
-        // are forked once fewer than SPARES_WHILE_CALLS_RUN are left: making a spare (a
-        // fork and a confinement) costs more than a call, so calls back to back find one
-        // ready only if several are made at once, on both processors, while earlier
-        // calls run; but a spare made during a call takes a processor from it, which
-        // calls spaced apart should have to themselves (they find three left).
-        let unclaimed = spares
-            .iter()
-            .filter(|s| matches!(s.state, State::Confining | State::Handed))
-            .count();
-        let claimed = spares
-            .iter()
-            .filter(|s| matches!(s.state, State::Claimed { .. }))
-            .count();
-        let wanted = match (failing, waiting, claimed) {
-            (true, true, _) => 1,
-            (true, false, _) => 0,
-            (false, _, 0) => SPARES,
-            (false, _, _) => SPARES_WHILE_CALLS_RUN,
-        };
-        for _ in unclaimed..wanted {
+        // Spares ahead of the calls (see spares_to_make for how many).
+        let to_make = spares_to_make(spares.iter().map(|spare| &spare.state), failing, waiting);
+        for _ in 0..to_make {
             match fork_spare() {
                 Ok(spare) => spares.push(spare),
                 Err(failure) => {
@@ -181,18 +200,7 @@ pub(crate) fn run(
             }
         }
 
-        let now = Instant::now();
-        let timeout = spares
-            .iter()
-            .filter_map(|spare| match spare.state {
-                State::Claimed { deadline, .. } => deadline,
-                _ => None,
-            })
-            .min()
-            .map_or(PollTimeout::NONE, |deadline| {
-                let left = deadline.saturating_duration_since(now).as_millis() + 1;
-                PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
-            });
+        let timeout = poll_timeout(spares.iter().map(|spare| &spare.state), Instant::now());
         // Control, then for each spare: its status socket while it is confining, its
         // process, and its claim pipe from when it is handed over until it is killed (a
         // closed pipe would wake every poll until the spare is reaped).
@@ -258,14 +266,8 @@ pub(crate) fn run(
         }
         let now = Instant::now();
         for spare in &mut spares {
-            if let State::Claimed {
-                deadline: Some(deadline),
-                ..
-            } = spare.state
-            {
-                if now >= deadline {
-                    spare.kill(true);
-                }
+            if overdue(&spare.state, now) {
+                spare.kill(true);
             }
         }
         exited.sort_unstable();
@@ -278,7 +280,7 @@ pub(crate) fn run(
                     // Answered by a spare already handed over and not yet claimed, if
                     // there is one (it is on its way to the caller); otherwise by the
                     // next one made, or the failure to make it.
-                    waiting = !spares.iter().any(|spare| spare.state == State::Handed);
+                    waiting = must_wait(spares.iter().map(|spare| &spare.state));
                 }
                 Some(false) => {}
                 None => shutdown(spares),
@@ -288,6 +290,61 @@ pub(crate) fn run(
             reap_strays(&spares);
         }
     }
+}
+
+/// How many spares to fork now, from the states of those there are. [`SPARES`]
+/// unclaimed ones are kept while no call runs, [`SPARES_WHILE_CALLS_RUN`] while calls
+/// run: making a spare (a fork and a confinement) costs more than a call, so calls back
+/// to back find one ready only if several are made at once, on both processors, while
+/// earlier calls run; but a spare made during a call takes a processor from it, which
+/// calls spaced apart should have to themselves. After a failure to make one (`failing`),
+/// none is made ahead of calls, only one for a caller that waits (`waiting`).
+fn spares_to_make<'a>(
+    states: impl Iterator<Item = &'a State>,
+    failing: bool,
+    waiting: bool,
+) -> usize {
+    let (mut unclaimed, mut claimed) = (0, 0);
+    for state in states {
+        match state {
+            State::Confining | State::Handed => unclaimed += 1,
+            State::Claimed { .. } => claimed += 1,
+            State::Killed { .. } => {}
+        }
+    }
+    let wanted = match (failing, waiting, claimed) {
+        (true, true, _) => 1,
+        (true, false, _) => 0,
+        (false, _, 0) => SPARES,
+        (false, _, _) => SPARES_WHILE_CALLS_RUN,
+    };
+    wanted.saturating_sub(unclaimed)
+}
+
+/// How long the zygote may wait for its next event at `now`: until just past the
+/// nearest deadline of a claimed call, at most a minute; with none, as long as it takes.
+fn poll_timeout<'a>(states: impl Iterator<Item = &'a State>, now: Instant) -> PollTimeout {
+    states
+        .filter_map(|state| match state {
+            State::Claimed { deadline, .. } => *deadline,
+            _ => None,
+        })
+        .min()
+        .map_or(PollTimeout::NONE, |deadline| {
+            let left = deadline.saturating_duration_since(now).as_millis() + 1;
+            PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+        })
+}
+
+/// Whether a spare's call has run past its deadline at `now`.
+fn overdue(state: &State, now: Instant) -> bool {
+    matches!(state, State::Claimed { deadline: Some(deadline), .. } if now >= *deadline)
+}
+
+/// Whether a caller that asks for a spare must wait for the next one made: no spare is
+/// handed over and still unclaimed (one that is is on its way to the caller).
+fn must_wait<'a>(mut states: impl Iterator<Item = &'a State>) -> bool {
+    !states.any(|state| *state == State::Handed)
 }
 
 impl Spare {
@@ -555,4 +612,83 @@ fn shutdown(spares: Vec<Spare>) -> ! {
 fn process_group(pid: Pid) -> Option<Pid> {
     let fields = super::tree::stat_fields(&pid.to_string())?;
     Some(Pid::from_raw(i32::try_from(*fields.get(1)?).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The zygote's bookkeeping: how many spares it makes, how long it sleeps, which
+    //! call has overrun, and when a caller waits. No process here.
+    use super::*;
+    use std::time::Duration;
+
+    fn claimed(deadline: Option<Instant>) -> State {
+        State::Claimed {
+            deadline,
+            timed_out: false,
+        }
+    }
+
+    #[test]
+    fn spares_are_made_up_to_four_idle_and_two_while_calls_run() {
+        use State::{Confining, Handed, Killed};
+        let make = |states: &[State]| spares_to_make(states.iter(), false, false);
+        assert_eq!(make(&[]), SPARES);
+        assert_eq!(make(&[Handed, Confining]), SPARES - 2);
+        assert_eq!(make(&[Handed, Handed, Handed, Handed]), 0);
+        // Killed spares, on their way to be reaped, are not counted.
+        assert_eq!(make(&[Killed { timed_out: true }, Handed]), SPARES - 1);
+        // While a call runs, fewer are kept ready.
+        assert_eq!(make(&[claimed(None)]), SPARES_WHILE_CALLS_RUN);
+        assert_eq!(make(&[claimed(None), Handed]), SPARES_WHILE_CALLS_RUN - 1);
+        assert_eq!(make(&[claimed(None), Handed, Handed, Confining]), 0);
+    }
+
+    #[test]
+    fn after_a_failure_a_spare_is_made_only_for_a_waiting_caller() {
+        assert_eq!(spares_to_make([].iter(), true, false), 0);
+        assert_eq!(spares_to_make([].iter(), true, true), 1);
+        assert_eq!(spares_to_make([State::Confining].iter(), true, true), 0);
+        // A caller that waits changes nothing while making spares works.
+        assert_eq!(spares_to_make([].iter(), false, true), SPARES);
+    }
+
+    #[test]
+    fn the_zygote_sleeps_until_just_past_the_nearest_deadline_at_most_a_minute() {
+        let now = Instant::now();
+        let millis = |states: &[State]| i32::from(poll_timeout(states.iter(), now));
+        assert_eq!(poll_timeout([].iter(), now), PollTimeout::NONE);
+        assert_eq!(
+            poll_timeout([State::Handed, claimed(None)].iter(), now),
+            PollTimeout::NONE
+        );
+        let soon = claimed(Some(now + Duration::from_millis(10)));
+        let later = claimed(Some(now + Duration::from_secs(5)));
+        assert_eq!(millis(&[later, soon]), 11);
+        // A deadline already past wakes it at once, not never.
+        let past = claimed(Some(now - Duration::from_secs(1)));
+        assert_eq!(millis(&[past]), 1);
+        let far = claimed(Some(now + Duration::from_secs(3600)));
+        assert_eq!(millis(&[far]), 60_000);
+    }
+
+    #[test]
+    fn only_a_claimed_call_past_its_deadline_is_overdue() {
+        let now = Instant::now();
+        assert!(overdue(&claimed(Some(now)), now));
+        assert!(overdue(&claimed(Some(now - Duration::from_millis(1))), now));
+        assert!(!overdue(
+            &claimed(Some(now + Duration::from_millis(1))),
+            now
+        ));
+        assert!(!overdue(&claimed(None), now));
+        assert!(!overdue(&State::Handed, now));
+        assert!(!overdue(&State::Killed { timed_out: true }, now));
+    }
+
+    #[test]
+    fn a_caller_waits_only_when_no_spare_is_on_its_way() {
+        assert!(must_wait([].iter()));
+        assert!(must_wait([State::Confining, claimed(None)].iter()));
+        assert!(!must_wait([State::Confining, State::Handed].iter()));
+    }
 }

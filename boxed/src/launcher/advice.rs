@@ -109,7 +109,7 @@ mod tests {
         let config = Config {
             users: vec![4_000_000_001],
             groups: vec![4_000_000_002],
-            grants: super::super::Grants {
+            grants: crate::grants::Grants {
                 sandbox_users: vec!["eve".into()],
                 unique_uids: true,
             },

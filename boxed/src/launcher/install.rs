@@ -21,9 +21,9 @@ use std::path::Path;
 use nix::unistd::{Group, User};
 use serde::{Deserialize, Serialize};
 
-use super::Grants;
 use super::protection;
 use crate::error::Error;
+use crate::grants::Grants;
 
 /// The directory that holds the launcher and its configuration.
 pub const LAUNCHER_DIR: &str = "/usr/local/lib/boxed";
