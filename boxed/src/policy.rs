@@ -265,3 +265,65 @@ pub(crate) fn effective(attribute: impl FnOnce() -> Policy) -> Policy {
         .with(|slot| slot.borrow().clone())
         .unwrap_or_else(attribute)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The policy as it crosses to the launcher and its image (JSON in the environment),
+    //! and which policy a call runs under.
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_cross_as_json_to_the_nanosecond_and_the_byte() {
+        let policy = Policy::new()
+            .timeout(Duration::new(2, 250_000_001))
+            .cpu_time(Duration::from_nanos(u64::MAX))
+            .memory(u64::MAX)
+            .max_file_size(1)
+            .max_response(256 << 20)
+            .max_open_files(3)
+            .max_processes(4)
+            .network(true)
+            .read("/usr/share")
+            .write("/tmp/out")
+            .landlock(Enforcement::BestEffort)
+            .user("someone")
+            .unique_uid(true)
+            .zygote(true);
+        let json = serde_json::to_string(&policy).unwrap();
+        let back: Policy = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, policy);
+        assert_eq!(back.timeout, Some(Duration::new(2, 250_000_001)));
+        assert_eq!(back.memory, Some(u64::MAX));
+        // The default crosses as the default.
+        let default: Policy =
+            serde_json::from_str(&serde_json::to_string(&Policy::new()).unwrap()).unwrap();
+        assert_eq!(default, Policy::new());
+    }
+
+    #[test]
+    fn a_policy_that_does_not_parse_is_refused_not_defaulted() {
+        let mut json: serde_json::Value = serde_json::to_value(Policy::new()).unwrap();
+        json["memory"] = serde_json::json!("lots");
+        assert!(serde_json::from_value::<Policy>(json).is_err());
+        let mut json: serde_json::Value = serde_json::to_value(Policy::new()).unwrap();
+        json.as_object_mut().unwrap().remove("network");
+        assert!(serde_json::from_value::<Policy>(json).is_err());
+    }
+
+    #[test]
+    fn run_overrides_the_attributes_policy_and_restores_it_even_on_a_panic() {
+        let attribute = || Policy::new().timeout(Duration::from_secs(9));
+        let outer = Policy::new().memory(1 << 30);
+        let inner = Policy::new().max_processes(2);
+        assert_eq!(effective(attribute), attribute());
+        outer.run(|| {
+            assert_eq!(effective(attribute), outer);
+            inner.run(|| assert_eq!(effective(attribute), inner));
+            assert_eq!(effective(attribute), outer);
+            let unwound = std::panic::catch_unwind(|| inner.run(|| panic!("inside")));
+            assert!(unwound.is_err());
+            assert_eq!(effective(attribute), outer);
+        });
+        assert_eq!(effective(attribute), attribute());
+    }
+}
