@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use boxed::{ErrorKind, Policy, sandboxed};
 use boxed_tests::{
-    announced_pid, e2e, errno_name, eventually, proc_stat, real_uid, status_field, still_running,
+    ProcStat, announced_pid, e2e, errno_name, eventually, proc_stat, real_uid, status_field,
+    still_running,
 };
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -95,10 +96,11 @@ fn every_call_runs_in_a_new_confined_process() {
         assert_ne!(sandbox.pid, own_pid());
         assert_ne!(sandbox.pid, zygote);
     }
-    // The zygote is a child of this process, and its real uid is still the caller's.
+    // The zygote is a child of the launcher, which stays above it as its supervisor and
+    // is a child of this process; its real uid is still the caller's.
     let zygote_stat = proc_stat(zygote).unwrap_or_else(|| panic!("the zygote {zygote} is gone"));
     assert_eq!(
-        zygote_stat.ppid,
+        supervisor_of(&zygote_stat).ppid,
         own_pid(),
         "the zygote's parent: {zygote_stat:?}"
     );
@@ -309,7 +311,11 @@ fn a_zygote_that_dies_is_started_again() {
     let mut zygote = zygote_now("the first call");
     for round in 0..5 {
         let stat = proc_stat(zygote).unwrap_or_else(|| panic!("the zygote {zygote} is gone"));
-        assert_eq!(stat.ppid, own_pid(), "round {round}: {stat:?}");
+        assert_eq!(
+            supervisor_of(&stat).ppid,
+            own_pid(),
+            "round {round}: {stat:?}"
+        );
         assert_eq!(real_uid(zygote), Some(nix::unistd::getuid().as_raw()));
         // The caller may signal its zygote: the zygote's real uid is the caller's.
         kill(Pid::from_raw(zygote), Signal::SIGKILL).expect("killing the zygote");
@@ -342,6 +348,18 @@ fn a_zygote_that_dies_is_started_again() {
     }
 }
 
+/// The zygote's supervisor, its parent: the launcher, which stays above a zygote it
+/// started.
+fn supervisor_of(zygote: &ProcStat) -> ProcStat {
+    let supervisor = proc_stat(zygote.ppid)
+        .unwrap_or_else(|| panic!("the zygote's parent {} is gone", zygote.ppid));
+    assert_eq!(
+        supervisor.comm, "launcher",
+        "the zygote's parent: {supervisor:?}"
+    );
+    supervisor
+}
+
 #[test]
 fn no_zygote_outlives_its_program() {
     let env = e2e();
@@ -361,10 +379,11 @@ fn no_zygote_outlives_its_program() {
     // The program says its zygote's pid.
     let zygote = announced_pid(&mut caller, &program, "zygote", EVENT_WITHIN);
 
-    // While the program runs, its zygote runs, as its child.
+    // While the program runs, its zygote runs, under the launcher, the program's child.
     let stat = proc_stat(zygote).unwrap_or_else(|| panic!("the zygote {zygote} is gone"));
-    assert_eq!(stat.ppid, caller_pid, "{stat:?}");
+    assert_eq!(supervisor_of(&stat).ppid, caller_pid, "{stat:?}");
     assert!(still_running(zygote, stat.start), "{stat:?}");
+    let supervisor = stat.ppid;
 
     // The program exits once its stdin closes.
     drop(caller.stdin.take());
@@ -380,10 +399,11 @@ fn no_zygote_outlives_its_program() {
     }
     assert!(exited.unwrap().success(), "the program: {exited:?}");
 
-    // Then its zygote ends too: it exits, and once reaped /proc has no trace of it.
+    // Then its zygote ends too: it exits, its supervisor (re-parented here) reaps it and
+    // exits as it did, and /proc has no trace of it.
     let mut ending = None;
     let ended = eventually(ZYGOTE_GONE_WITHIN, || {
-        match waitpid(Pid::from_raw(zygote), Some(WaitPidFlag::WNOHANG)) {
+        match waitpid(Pid::from_raw(supervisor), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => false,
             outcome => {
                 ending = Some(outcome);
@@ -398,8 +418,8 @@ fn no_zygote_outlives_its_program() {
     );
     assert_eq!(
         ending,
-        Some(Ok(WaitStatus::Exited(Pid::from_raw(zygote), 0))),
-        "how the zygote ended"
+        Some(Ok(WaitStatus::Exited(Pid::from_raw(supervisor), 0))),
+        "how the zygote ended, as its supervisor says"
     );
     assert!(
         proc_stat(zygote).is_none_or(|now| now.start != stat.start),

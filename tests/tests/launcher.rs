@@ -933,7 +933,7 @@ impl Drop for Neighbour {
 }
 
 #[test]
-fn a_foreign_one_shot_image_cannot_reach_other_processes_of_the_sandbox_identity() {
+fn a_foreign_image_cannot_reach_other_processes_of_the_sandbox_identity() {
     let installed = Installed::new("neighbours");
     let neighbour = Neighbour::start();
     // A C program, not a boxed program: it lowers the core-size limit, the priority and
@@ -961,29 +961,27 @@ fn a_foreign_one_shot_image_cannot_reach_other_processes_of_the_sandbox_identity
     let probe = installed.compile("neighbour-probe", &source, false);
     let calls = ["prlimit64", "setpriority", "sched_setaffinity"];
 
-    // Through the launcher, as a one-shot call's image: on itself every call works, on
-    // the neighbour the syscall filter refuses each.
-    let out = forge(
-        &installed.caller,
-        probe.to_str().unwrap(),
-        &default_policy(),
-        &[],
-    );
-    let lines = stdout(&out);
-    assert!(lines.contains("PROBE RAN"), "{}", show(&out));
-    for call in calls {
-        assert!(
-            lines.contains(&format!("self {call}: ok\n")),
-            "{}",
-            show(&out)
-        );
-        assert!(
-            lines.contains(&format!("other {call}: Operation not permitted\n")),
-            "{}",
-            show(&out)
-        );
+    // Through the launcher, as a one-shot call's image and as a zygote: on itself every
+    // call works, on the neighbour the syscall filter refuses each.
+    let zygote = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
+    for policy in [default_policy(), zygote] {
+        let out = forge(&installed.caller, probe.to_str().unwrap(), &policy, &[]);
+        let lines = stdout(&out);
+        assert!(lines.contains("PROBE RAN"), "{policy}: {}", show(&out));
+        for call in calls {
+            assert!(
+                lines.contains(&format!("self {call}: ok\n")),
+                "{policy}: {}",
+                show(&out)
+            );
+            assert!(
+                lines.contains(&format!("other {call}: Operation not permitted\n")),
+                "{policy}: {}",
+                show(&out)
+            );
+        }
+        assert_eq!(neighbour.nice(), "0", "{policy}");
     }
-    assert_eq!(neighbour.nice(), "0");
 
     // Control: the same program run as nobody without the launcher reaches the
     // neighbour, so the refusals above are the sandbox's.
@@ -1030,4 +1028,137 @@ fn a_boxed_image_without_the_launchers_filter_serves_nothing() {
         "{}",
         show(&out)
     );
+}
+
+/// Whether process `pid` still runs (and is not a zombie), as root sees it.
+fn running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+}
+
+/// A foreign zygote image that stays: it ignores every signal it may, says its pid on
+/// descriptor 1 and closes it, and sleeps until it is killed.
+fn stubborn_zygote(installed: &Installed) -> PathBuf {
+    let source = "#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n\
+         int main(void) {\n\
+         \x20   for (int s = 1; s < 32; s++) signal(s, SIG_IGN);\n\
+         \x20   printf(\"%d\\n\", getpid()); fflush(stdout); close(1); close(2);\n\
+         \x20   for (;;) pause();\n\
+         }\n";
+    installed.compile("stubborn", source, false)
+}
+
+/// Starts the launcher as the caller with `image` as a zygote and a lifeline of `hold`
+/// seconds, then, after `kill_after` seconds if given, kills the launcher's process (the
+/// zygote's supervisor) with SIGKILL. Returns the image's pid and what the script said
+/// of the launcher: whether it was still running 10 s after the lifeline closed.
+fn zygote_through_the_launcher(
+    installed: &Installed,
+    image: &Path,
+    hold: u32,
+    kill_after: Option<u32>,
+) -> (u32, String) {
+    let work = installed.work();
+    let pid_file = work.join(format!("zygote-pid-{hold}-{kill_after:?}"));
+    let _ = fs::remove_file(&pid_file);
+    let policy = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
+    let script = r#"
+        launcher=$0 image=$1 policy=$2 pid_file=$3 hold=$4 kill_after=$5
+        hex=$(printf '%08x' "${#policy}")
+        length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
+        "$launcher" 1>"$pid_file" 3< <(printf "$length"; printf '%s' "$policy") \
+            4> >(exec cat >/dev/null 2>&1) 5< <(exec sleep "$hold" 2>/dev/null) \
+            6> >(exec cat >/dev/null 2>&1) 7<"$image" &
+        launcher_pid=$!
+        if [ -n "$kill_after" ]; then sleep "$kill_after"; kill -KILL "$launcher_pid"; fi
+        for i in $(seq 150); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$launcher_pid" 2>/dev/null; then echo "launcher still running"; else
+            wait "$launcher_pid"; echo "launcher exit $?"; fi
+    "#;
+    let kill_after = kill_after.map(|s| s.to_string()).unwrap_or_default();
+    let hold = hold.to_string();
+    let out = as_user(
+        &installed.caller,
+        "bash",
+        &[
+            "-c",
+            script,
+            LAUNCHER,
+            image.to_str().unwrap(),
+            &policy,
+            pid_file.to_str().unwrap(),
+            &hold,
+            &kill_after,
+        ],
+        &[("BOXED_SANDBOX", "launch-2")],
+    );
+    let said = fs::read_to_string(&pid_file).unwrap_or_default();
+    let pid: u32 = said
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the image never said its pid ({said:?}): {}", show(&out)));
+    (pid, stdout(&out))
+}
+
+#[test]
+fn a_foreign_zygote_image_ends_with_its_caller() {
+    let installed = Installed::new("zygote-ends");
+    let stubborn = stubborn_zygote(&installed);
+    let end = |pid: u32| {
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            !running(pid)
+        });
+        if !gone {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        gone
+    };
+
+    // The caller's end of the control socket (here the lifeline pipe) closes after 2 s:
+    // the launcher, which stays above the zygote, kills it and exits.
+    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 2, None);
+    assert!(end(pid), "the zygote outlived its lifeline: {said}");
+    assert!(said.contains("launcher exit 137"), "{said}");
+
+    // The launcher killed by the caller while the lifeline is still held (only the
+    // caller and root may signal it): the zygote stays, but it is still the caller's to
+    // end, its real uid being the caller's.
+    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 30, Some(1));
+    assert!(!said.contains("still running"), "{said}");
+    let pid_text = pid.to_string();
+    let killed = as_user(&installed.caller, "kill", &["-KILL", &pid_text], &[]);
+    assert!(killed.status.success(), "{}", show(&killed));
+    assert!(end(pid), "the caller could not end its zygote: {said}");
+
+    // Control: the same image started by the caller directly, outside the launcher,
+    // stays once its parent is gone, until it is killed.
+    let pid_file = installed.work().join("direct-pid");
+    let script = r#""$0" 1>"$1" & sleep 0.5"#;
+    let out = as_user(
+        &installed.caller,
+        "bash",
+        &[
+            "-c",
+            script,
+            stubborn.to_str().unwrap(),
+            pid_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let pid: u32 = fs::read_to_string(&pid_file)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the direct image said no pid: {}", show(&out)));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let stayed = running(pid);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert!(stayed, "the control image did not stay: {}", show(&out));
 }

@@ -1,7 +1,8 @@
 //! The sandbox side of a launcher's call, in the launcher's fork: it drops, confines
 //! itself (limits, the launcher's Landlock layer, the whole syscall filter with its own
-//! pid), and executes the caller's image; or, for a zygote, the launcher itself, dropped
-//! as a supervisor is, confines itself and executes the image as the zygote.
+//! pid), and executes the caller's image; or, for a zygote, the same fork, dropped as a
+//! supervisor is, confines itself and executes the image as the zygote, with the
+//! launcher staying above it as its supervisor.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -62,15 +63,17 @@ pub(crate) fn start_image(
     execute(policy, image, IMAGE_MARKER)
 }
 
-/// The zygote, in the launcher itself once it has dropped as a supervisor does (the
-/// caller's uid as real uid, so the caller may signal its zygote): the launcher's
-/// Landlock layer and the bulk of the syscall filter, then the image executed as the
-/// zygote, with the response pipe and the control socket (descriptors 4 and 5). Its
-/// spares drop to the sandbox identity and confine themselves, as a zygote's always do.
+/// The zygote, in the launcher's fork, dropped as a supervisor is (the caller's uid as
+/// real uid, so the caller may signal its zygote): the launcher's Landlock layer and the
+/// bulk of the syscall filter, with this process's pid in the pid rules (see
+/// [`seccomp::zygote_program`]), then the image executed as the zygote, with the
+/// response pipe and the control socket (descriptors 4 and 5). Its spares drop to the
+/// sandbox identity and confine themselves, as a zygote's always do.
 pub(crate) fn exec_zygote(policy: &Policy, control: File) -> ! {
     let image = sys::take_descriptor(IMAGE_FD);
     let confined = landlock::apply_for_launch(policy, &image, true).and_then(|()| {
-        seccomp::install(&seccomp::zygote_program(policy))
+        let own_pid = nix::unistd::getpid().as_raw();
+        seccomp::install(&seccomp::zygote_program(policy, own_pid))
             .map_err(|message| Failure::startup(Step::Seccomp, message))
     });
     if let Err(failure) = confined {

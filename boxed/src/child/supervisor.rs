@@ -39,6 +39,10 @@ use crate::wire::{
 /// Exit code of a supervisor that could not learn how the sandbox ended.
 const CANCELLED: i32 = 124;
 
+/// How long a launched zygote may take to end itself once its caller's end of the
+/// control socket closed, before its supervisor kills it, in milliseconds.
+const ZYGOTE_GRACE_MS: u8 = 100;
+
 /// Who started this supervisor, which decides what it runs in the sandbox.
 pub(crate) enum Origin {
     /// The executable itself, started again by a root caller, speaking `version`:
@@ -138,8 +142,9 @@ pub(crate) fn supervise(origin: Origin) -> ! {
             Origin::Image(_) => {
                 super::zygote::run(identity, caller, policy, lifeline.into(), false)
             }
-            // The zygote is the image, executed by this process once it is confined.
-            Origin::Launcher(_) => super::launched::exec_zygote(&policy, lifeline),
+            // The zygote is the image, executed by a fork of this process once it is
+            // confined; this process stays above it.
+            Origin::Launcher(_) => above_launched_zygote(&policy, lifeline),
         }
     }
     if closed(&lifeline) {
@@ -178,6 +183,12 @@ pub(crate) fn supervise(origin: Origin) -> ! {
     // One write, so the caller wakes once.
     let _ = report_json.map(|json| report.write_all(&json));
     drop(report);
+    exit_as(ending)
+}
+
+/// Exits as `ending` says the process it watched ended: the same code, or death by the
+/// same signal.
+fn exit_as(ending: Ending) -> ! {
     match ending {
         Ending::Exited(code) => sys::exit_now(code),
         Ending::Signaled(signal) => match Signal::try_from(signal) {
@@ -186,6 +197,87 @@ pub(crate) fn supervise(origin: Origin) -> ! {
         },
         Ending::Unknown => sys::exit_now(CANCELLED),
     }
+}
+
+/// A zygote through the launcher: forks the process that confines itself and executes
+/// the caller's image as the zygote (see `launched::exec_zygote`), and stays above it, so
+/// that whatever program the image is, it ends with its caller.
+///
+/// - The caller's end of the control socket closing (the caller is done with its
+///   zygote, or gone) ends the zygote and everything it started. This process watches
+///   its own copy of the zygote's end for the hang-up only, and never reads it.
+/// - The zygote exiting ends this process, once it has ended every orphan the zygote
+///   left, with the zygote's status.
+///
+/// A boxed zygote ends itself on the control socket's closing; this is for an image
+/// that does not. What this cannot do: end the zygote when this process is killed
+/// (only its caller and root may signal it). A parent-death signal would not survive
+/// the exec: the zygote's effective uid is not its real uid, so the kernel treats the
+/// exec as a secure one and clears it. The zygote's real uid is the caller's, so the
+/// caller can still end it; a boxed zygote ends itself when the control socket closes.
+fn above_launched_zygote(policy: &crate::Policy, control: fs::File) -> ! {
+    let zygote = match sys::fork_single_threaded() {
+        Ok(ForkResult::Child) => super::launched::exec_zygote(policy, control),
+        Ok(ForkResult::Parent { child }) => child,
+        Err(error) => answer_and_exit(
+            DROP_FAILED,
+            Failure::startup(Step::Fork, format!("fork of the zygote failed: {error}")),
+        ),
+    };
+    // The zygote answers its caller itself: the caller sees the response pipe end with
+    // it. The image is the zygote's too.
+    drop(sys::take_descriptor(RESPONSE_FD));
+    drop(sys::take_descriptor(wire::IMAGE_FD));
+    super::release_output();
+    let pidfd = sys::pidfd_open(zygote).ok();
+    loop {
+        // No events asked of the control socket: poll reports its hang-up regardless,
+        // and the calls' messages on it are the zygote's to read.
+        let mut fds = vec![PollFd::new(control.as_fd(), PollFlags::empty())];
+        if let Some(pidfd) = &pidfd {
+            fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
+        }
+        let timeout = match pidfd {
+            Some(_) => PollTimeout::NONE,
+            None => PollTimeout::from(5u8),
+        };
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready = |fd: &PollFd| fd.revents().is_some_and(|events| !events.is_empty());
+        if ready(&fds[0]) {
+            // A boxed zygote sees the same hang-up and ends its calls and spares itself:
+            // a moment for that, so that its own status is what is reported, then the
+            // kill, whatever the image is. Not reaped yet, so neither its pid nor its
+            // session's group can be reused.
+            if let Some(pidfd) = &pidfd {
+                let mut exit = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut exit, PollTimeout::from(ZYGOTE_GRACE_MS));
+            }
+            let _ = killpg(zygote, Signal::SIGKILL);
+            let _ = kill(zygote, Signal::SIGKILL);
+            break;
+        }
+        if fds.get(1).is_some_and(ready) || (pidfd.is_none() && has_exited(zygote)) {
+            break;
+        }
+    }
+    let _ = waitid(Id::Pid(zygote), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+    let _ = killpg(zygote, Signal::SIGKILL);
+    let ending = Ending::of(waitpid(zygote, None));
+    drop(control);
+    tree::end_tree();
+    exit_as(ending)
+}
+
+/// Whether the child `pid` has exited, without reaping it.
+fn has_exited(pid: Pid) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    matches!(
+        waitid(Id::Pid(pid), flags),
+        Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+    )
 }
 
 /// Waits for the sandbox to exit, the lifeline to close or the deadline to pass, then
@@ -200,13 +292,7 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
     // Without pidfds (kernels before 5.3), the sandbox's exit is checked between polls
     // of the lifeline a few milliseconds long instead of being polled itself.
     let pidfd = sys::pidfd_open(sandbox).ok();
-    let exited = || {
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        matches!(
-            waitid(Id::Pid(sandbox), flags),
-            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))
-        )
-    };
+    let exited = || has_exited(sandbox);
     let mut timed_out = false;
     loop {
         let mut fds = vec![PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];

@@ -10,7 +10,10 @@
 //! with its own pid in the pid rules, but for the Landlock calls; only then it executes
 //! the image, with an environment of its own making. The image's start-up hook verifies
 //! that it runs as the launcher left it (a filter included), adds the policy's own
-//! Landlock layer, refuses the Landlock calls, and serves the call.
+//! Landlock layer, refuses the Landlock calls, and serves the call. For a zygote, the
+//! fork executes the image as the zygote instead, under the bulk of the filter with the
+//! zygote's pid in the pid rules, and the launcher stays above it: the zygote ends when
+//! its caller closes the control socket or goes, whatever program the image is.
 //!
 //! So no code but boxed's ever holds a capability: the user's build runs only as the
 //! sandbox identity, confined before its first instruction. The image is the exact
