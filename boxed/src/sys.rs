@@ -103,6 +103,21 @@ pub fn die_by(signal: Signal) -> ! {
     exit_now(128 + signal as i32)
 }
 
+/// Puts every signal back to its default action and unblocks them all, whatever the
+/// process that started this one left: an ignored `SIGCHLD`, above all, makes the kernel
+/// reap children before they are waited for, so that their pids could be reused while
+/// they are still being killed by number.
+pub fn reset_signals() {
+    for signal in Signal::iterator() {
+        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: the default disposition installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
+    }
+    let _ = SigSet::empty().thread_set_mask();
+}
+
 /// Removes a variable from this process's environment.
 pub fn remove_env(name: &str) {
     // SAFETY: only called by the sandbox child before it runs any user code, while it has

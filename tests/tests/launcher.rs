@@ -1036,12 +1036,16 @@ fn running(pid: u32) -> bool {
         .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
 }
 
-/// A foreign zygote image that stays: it ignores every signal it may, says its pid on
-/// descriptor 1 and closes it, and sleeps until it is killed.
+/// A foreign zygote image that stays: it ignores every signal it may, takes its
+/// effective uid (the sandbox identity) as real and saved uid too, so that its caller
+/// may no longer signal it, says its pid on descriptor 1 and closes it, and sleeps until
+/// it is killed.
 fn stubborn_zygote(installed: &Installed) -> PathBuf {
-    let source = "#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n\
+    let source = "#define _GNU_SOURCE\n#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n\
          int main(void) {\n\
          \x20   for (int s = 1; s < 32; s++) signal(s, SIG_IGN);\n\
+         \x20   uid_t e = geteuid();\n\
+         \x20   if (setresuid(e, e, e) != 0) return 3;\n\
          \x20   printf(\"%d\\n\", getpid()); fflush(stdout); close(1); close(2);\n\
          \x20   for (;;) pause();\n\
          }\n";
@@ -1049,33 +1053,33 @@ fn stubborn_zygote(installed: &Installed) -> PathBuf {
 }
 
 /// Starts the launcher as the caller with `image` as a zygote and a lifeline of `hold`
-/// seconds, then, after `kill_after` seconds if given, kills the launcher's process (the
-/// zygote's supervisor) with SIGKILL. Returns the image's pid and what the script said
-/// of the launcher: whether it was still running 10 s after the lifeline closed.
-fn zygote_through_the_launcher(
-    installed: &Installed,
-    image: &Path,
-    hold: u32,
-    kill_after: Option<u32>,
-) -> (u32, String) {
+/// seconds; after one second the caller tries to signal the zygote and to kill the
+/// launcher (the zygote's supervisor). Returns the image's pid and what the script said:
+/// those two outcomes, and whether the launcher was still running 15 s after the
+/// lifeline closed.
+fn zygote_through_the_launcher(installed: &Installed, image: &Path, hold: u32) -> (u32, String) {
     let work = installed.work();
-    let pid_file = work.join(format!("zygote-pid-{hold}-{kill_after:?}"));
+    let pid_file = work.join(format!("zygote-pid-{hold}"));
     let _ = fs::remove_file(&pid_file);
     let policy = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
     let script = r#"
-        launcher=$0 image=$1 policy=$2 pid_file=$3 hold=$4 kill_after=$5
+        launcher=$0 image=$1 policy=$2 pid_file=$3 hold=$4
         hex=$(printf '%08x' "${#policy}")
         length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
         "$launcher" 1>"$pid_file" 3< <(printf "$length"; printf '%s' "$policy") \
             4> >(exec cat >/dev/null 2>&1) 5< <(exec sleep "$hold" 2>/dev/null) \
             6> >(exec cat >/dev/null 2>&1) 7<"$image" &
         launcher_pid=$!
-        if [ -n "$kill_after" ]; then sleep "$kill_after"; kill -KILL "$launcher_pid"; fi
-        for i in $(seq 150); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+        sleep 1
+        if kill -0 "$(cat "$pid_file")" 2>/dev/null; then echo "signals the zygote"; else
+            echo "cannot signal the zygote"; fi
+        if kill -KILL "$launcher_pid" 2>/dev/null; then echo "killed the launcher"; else
+            echo "cannot kill the launcher"; fi
+        for i in $(seq "$((hold * 10 + 150))"); do
+            kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
         if kill -0 "$launcher_pid" 2>/dev/null; then echo "launcher still running"; else
             wait "$launcher_pid"; echo "launcher exit $?"; fi
     "#;
-    let kill_after = kill_after.map(|s| s.to_string()).unwrap_or_default();
     let hold = hold.to_string();
     let out = as_user(
         &installed.caller,
@@ -1088,7 +1092,6 @@ fn zygote_through_the_launcher(
             &policy,
             pid_file.to_str().unwrap(),
             &hold,
-            &kill_after,
         ],
         &[("BOXED_SANDBOX", "launch-2")],
     );
@@ -1118,21 +1121,16 @@ fn a_foreign_zygote_image_ends_with_its_caller() {
         gone
     };
 
-    // The caller's end of the control socket (here the lifeline pipe) closes after 2 s:
-    // the launcher, which stays above the zygote, kills it and exits.
-    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 2, None);
-    assert!(end(pid), "the zygote outlived its lifeline: {said}");
+    // The image made itself the sandbox identity through and through, so its caller
+    // cannot signal it; nor can the caller kill or stop the launcher above it. When the
+    // caller's end of the control socket (here the lifeline pipe) closes, after 3 s, the
+    // launcher kills the zygote and exits as it ended.
+    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 3);
+    let ended = end(pid);
+    assert!(said.contains("cannot signal the zygote"), "{said}");
+    assert!(said.contains("cannot kill the launcher"), "{said}");
+    assert!(ended, "the zygote outlived its lifeline: {said}");
     assert!(said.contains("launcher exit 137"), "{said}");
-
-    // The launcher killed by the caller while the lifeline is still held (only the
-    // caller and root may signal it): the zygote stays, but it is still the caller's to
-    // end, its real uid being the caller's.
-    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 30, Some(1));
-    assert!(!said.contains("still running"), "{said}");
-    let pid_text = pid.to_string();
-    let killed = as_user(&installed.caller, "kill", &["-KILL", &pid_text], &[]);
-    assert!(killed.status.success(), "{}", show(&killed));
-    assert!(end(pid), "the caller could not end its zygote: {said}");
 
     // Control: the same image started by the caller directly, outside the launcher,
     // stays once its parent is gone, until it is killed.
@@ -1161,4 +1159,44 @@ fn a_foreign_zygote_image_ends_with_its_caller() {
         nix::sys::signal::Signal::SIGKILL,
     );
     assert!(stayed, "the control image did not stay: {}", show(&out));
+}
+
+#[test]
+fn a_launcher_started_with_sigchld_ignored_still_waits_for_its_sandbox() {
+    let installed = Installed::new("sigchld");
+    let probe = installed.compile("exit-7", "int main(void) { return 7; }\n", false);
+    // Started with SIGCHLD ignored (inherited across the exec), the kernel would reap
+    // the sandbox before the launcher waits for it, and its pid could be reused while
+    // the launcher still ends its tree by number; the launcher puts every signal back
+    // to its default first, so it reaps the sandbox itself and exits as it did.
+    let script = r#"
+        launcher=$0 image=$1 policy=$2 ignore=$3
+        hex=$(printf '%08x' "${#policy}")
+        length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
+        perl -e '$SIG{CHLD} = "IGNORE" if $ARGV[0]; shift; exec @ARGV or die' "$ignore" \
+            "$launcher" 3< <(printf "$length"; printf '%s' "$policy"; sleep 2) \
+            4> >(exec cat >/dev/null 2>&1) 5< <(exec sleep 2 2>/dev/null) \
+            6> >(exec cat >/dev/null 2>&1) 7<"$image"
+        echo "launcher exit $?"
+    "#;
+    for ignore in ["1", "0"] {
+        let out = as_user(
+            &installed.caller,
+            "bash",
+            &[
+                "-c",
+                script,
+                LAUNCHER,
+                probe.to_str().unwrap(),
+                &default_policy(),
+                ignore,
+            ],
+            &[("BOXED_SANDBOX", "launch-2")],
+        );
+        assert!(
+            stdout(&out).contains("launcher exit 7"),
+            "SIGCHLD ignored: {ignore}: {}",
+            show(&out)
+        );
+    }
 }

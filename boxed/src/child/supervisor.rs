@@ -69,6 +69,9 @@ pub(crate) fn run(version: &OsStr) -> ! {
 
 /// Checks the protocol descriptors, reads the policy, drops, and forks the sandbox.
 pub(crate) fn supervise(origin: Origin) -> ! {
+    // Started by anyone, with any signal state: the children must stay unreaped until
+    // this process waits for them, and no signal may be held back from it.
+    sys::reset_signals();
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
         .iter()
         .all(|&fd| is_pipe_or_socket(fd));
@@ -144,7 +147,7 @@ pub(crate) fn supervise(origin: Origin) -> ! {
             }
             // The zygote is the image, executed by a fork of this process once it is
             // confined; this process stays above it.
-            Origin::Launcher(_) => above_launched_zygote(&policy, lifeline),
+            Origin::Launcher(_) => above_launched_zygote(&policy, identity, lifeline),
         }
     }
     if closed(&lifeline) {
@@ -210,12 +213,17 @@ fn exit_as(ending: Ending) -> ! {
 ///   left, with the zygote's status.
 ///
 /// A boxed zygote ends itself on the control socket's closing; this is for an image
-/// that does not. What this cannot do: end the zygote when this process is killed
-/// (only its caller and root may signal it). A parent-death signal would not survive
-/// the exec: the zygote's effective uid is not its real uid, so the kernel treats the
-/// exec as a secure one and clears it. The zygote's real uid is the caller's, so the
-/// caller can still end it; a boxed zygote ends itself when the control socket closes.
-fn above_launched_zygote(policy: &crate::Policy, control: fs::File) -> ! {
+/// that does not. Once the zygote is forked, this process takes the sandbox identity as
+/// real and saved uid too, so that its caller cannot kill or stop it: a zygote that is
+/// not boxed's may change its real uid to the sandbox identity's (it must be free to
+/// drop its spares), and then only this process or root could end it. A parent-death
+/// signal would not do: the zygote's effective uid is not its real uid, so the kernel
+/// treats the image's exec as a secure one and clears it.
+fn above_launched_zygote(
+    policy: &crate::Policy,
+    identity: privileges::Identity,
+    control: fs::File,
+) -> ! {
     let zygote = match sys::fork_single_threaded() {
         Ok(ForkResult::Child) => super::launched::exec_zygote(policy, control),
         Ok(ForkResult::Parent { child }) => child,
@@ -224,6 +232,13 @@ fn above_launched_zygote(policy: &crate::Policy, control: fs::File) -> ! {
             Failure::startup(Step::Fork, format!("fork of the zygote failed: {error}")),
         ),
     };
+    // The sandbox identity in all three uids: the caller can no longer signal this
+    // process (nor stop it), so only the control socket's closing or the zygote's exit
+    // ends it; it still may signal the zygote and its spares, of the same identity.
+    if let Err(message) = privileges::become_sandbox_identity(identity) {
+        let _ = kill(zygote, Signal::SIGKILL);
+        answer_and_exit(DROP_FAILED, Failure::Privileges(message));
+    }
     // The zygote answers its caller itself: the caller sees the response pipe end with
     // it. The image is the zygote's too.
     drop(sys::take_descriptor(RESPONSE_FD));
@@ -266,8 +281,10 @@ fn above_launched_zygote(policy: &crate::Policy, control: fs::File) -> ! {
     let _ = waitid(Id::Pid(zygote), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
     let _ = killpg(zygote, Signal::SIGKILL);
     let ending = Ending::of(waitpid(zygote, None));
-    drop(control);
+    // The tree first: the caller sees the control socket close once nothing of the
+    // zygote is left.
     tree::end_tree();
+    drop(control);
     exit_as(ending)
 }
 
