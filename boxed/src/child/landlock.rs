@@ -161,9 +161,15 @@ fn restrict(policy: &Policy, image: Option<(&std::fs::File, bool)>) -> Result<()
                 ));
             }
         };
-        // A file takes only the rights that apply to files.
-        let access = match std::fs::metadata(&path) {
-            Ok(metadata) if !metadata.is_dir() => access & AccessFs::from_file(TARGET),
+        // A file takes only the rights that apply to files. Asked of the descriptor just
+        // opened, not the path again: one path walk per rule, not two (a spare makes
+        // these rules before every call).
+        let is_dir = nix::sys::stat::fstat(std::os::fd::AsFd::as_fd(&fd)).map(|stat| {
+            use nix::sys::stat::SFlag;
+            SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+        });
+        let access = match is_dir {
+            Ok(false) => access & AccessFs::from_file(TARGET),
             _ => access,
         };
         created = created
