@@ -1036,7 +1036,8 @@ fn running(pid: u32) -> bool {
         .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
 }
 
-/// A foreign zygote image that stays: it ignores every signal it may, takes its
+/// A foreign zygote image that stays: it ignores every signal it may, tries to become
+/// its caller (its real uid) through and through and exits 4 if it could, takes its
 /// effective uid (the sandbox identity) as real and saved uid too, so that its caller
 /// may no longer signal it, says its pid on descriptor 1 and closes it, and sleeps until
 /// it is killed.
@@ -1044,7 +1045,8 @@ fn stubborn_zygote(installed: &Installed) -> PathBuf {
     let source = "#define _GNU_SOURCE\n#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n\
          int main(void) {\n\
          \x20   for (int s = 1; s < 32; s++) signal(s, SIG_IGN);\n\
-         \x20   uid_t e = geteuid();\n\
+         \x20   uid_t r = getuid(), e = geteuid();\n\
+         \x20   if (r != e && setresuid(r, r, r) == 0) return 4;\n\
          \x20   if (setresuid(e, e, e) != 0) return 3;\n\
          \x20   printf(\"%d\\n\", getpid()); fflush(stdout); close(1); close(2);\n\
          \x20   for (;;) pause();\n\

@@ -69,12 +69,16 @@ pub(crate) fn start_image(
 /// [`seccomp::zygote_program`]), then the image executed as the zygote, with the
 /// response pipe and the control socket (descriptors 4 and 5). Its spares drop to the
 /// sandbox identity and confine themselves, as a zygote's always do.
-pub(crate) fn exec_zygote(policy: &Policy, control: File) -> ! {
+pub(crate) fn exec_zygote(policy: &Policy, identity: Identity, control: File) -> ! {
     let image = sys::take_descriptor(IMAGE_FD);
     let confined = landlock::apply_for_launch(policy, &image, true).and_then(|()| {
         let own_pid = nix::unistd::getpid().as_raw();
-        seccomp::install(&seccomp::zygote_program(policy, own_pid))
-            .map_err(|message| Failure::startup(Step::Seccomp, message))
+        seccomp::install(&seccomp::zygote_program(
+            policy,
+            own_pid,
+            identity.uid.as_raw(),
+        ))
+        .map_err(|message| Failure::startup(Step::Seccomp, message))
     });
     if let Err(failure) = confined {
         answer_and_exit(DROP_FAILED, failure);

@@ -139,7 +139,16 @@ pub(crate) fn program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
 /// allowing 0 and their own pid, so a call through a zygote names itself as 0 only
 /// (`getrlimit`, `setpriority(PRIO_PROCESS, 0)`, `sched_getaffinity(0)` all do); its own
 /// pid spelled out is refused with `EPERM`, like any other.
-pub(crate) fn zygote_program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_filter> {
+///
+/// Its own credentials are held too: `setresuid` only to `sandbox_uid` in all three ids
+/// (what a spare's drop does), and `setuid` and `setresgid` not at all (a spare only
+/// checks that they fail). Without that, a zygote that is not boxed's, whose real uid
+/// is the caller's, could make itself the caller or the sandbox identity at will.
+pub(crate) fn zygote_program(
+    policy: &Policy,
+    own_pid: i32,
+    sandbox_uid: u32,
+) -> Vec<libc::sock_filter> {
     let whole = decisions(policy, own_pid);
     let mut decisions = whole.clone();
     for &nr in ZYGOTE_NEEDS {
@@ -162,6 +171,16 @@ pub(crate) fn zygote_program(policy: &Policy, own_pid: i32) -> Vec<libc::sock_fi
     decisions[libc::SYS_kill as usize] = Decision::Checks {
         argument: 0,
         checks: vec![jeq(u32::MAX, To::Deny, To::Allow)],
+    };
+    decisions[libc::SYS_setresuid as usize] = Decision::Checks {
+        argument: 0,
+        checks: vec![
+            jeq(sandbox_uid, To::Next, To::Deny),
+            Check::Load(arg(1)),
+            jeq(sandbox_uid, To::Next, To::Deny),
+            Check::Load(arg(2)),
+            jeq(sandbox_uid, To::Allow, To::Deny),
+        ],
     };
     laid_out(&decisions)
 }
@@ -214,8 +233,9 @@ const LANDLOCK_CALLS: &[i64] = &[
 
 /// The calls a zygote makes itself (forking spares, opening their pidfds, killing the
 /// calls it ends) or that its spares make while they drop their privileges and confine
-/// themselves (`setresuid`, `capset`, `setpgid`, `prctl`, `prlimit64`, Landlock, the
-/// checks that `setresuid(0)` and `setuid(0)` fail), which the sandbox's rules refuse or
+/// themselves (`setresuid` to the sandbox identity, `capset`, `setpgid`, `prctl`,
+/// `prlimit64`, Landlock; their checks that `setresuid(0)`, `setuid(0)` and
+/// `setresgid(0)` fail are answered by this filter), which the sandbox's rules refuse or
 /// restrict; and every call whose rule names the sandbox's own pid, which differs from
 /// spare to spare.
 const ZYGOTE_NEEDS: &[i64] = &[
@@ -230,9 +250,7 @@ const ZYGOTE_NEEDS: &[i64] = &[
     libc::SYS_setsid,
     libc::SYS_setpgid,
     libc::SYS_prctl,
-    libc::SYS_setuid,
     libc::SYS_setresuid,
-    libc::SYS_setresgid,
     libc::SYS_capset,
     libc::SYS_landlock_create_ruleset,
     libc::SYS_landlock_add_rule,
@@ -665,11 +683,14 @@ pub enum Part {
     Closing,
 }
 
+/// The sandbox uid the benchmark's zygote parts are made for (nobody's, usually).
+const BENCH_UID: u32 = 65534;
+
 /// The program `part` of `policy`, for a sandbox whose pid is `own_pid`.
 pub(crate) fn part(policy: &Policy, part: Part, own_pid: i32) -> Vec<libc::sock_filter> {
     match part {
         Part::Whole => program(policy, own_pid),
-        Part::Zygote => zygote_program(policy, own_pid),
+        Part::Zygote => zygote_program(policy, own_pid, BENCH_UID),
         Part::Spare => spare_program(policy, own_pid),
         Part::Launch => launch_program(policy, own_pid),
         Part::Closing => closing_program(),
@@ -685,7 +706,7 @@ pub(crate) fn install_time(policy: &Policy, part: Part) -> Result<std::time::Dur
     let own_pid = i32::try_from(std::process::id()).expect("a pid");
     let program = self::part(policy, part, own_pid);
     let below = match part {
-        Part::Spare => Some(zygote_program(policy, own_pid)),
+        Part::Spare => Some(zygote_program(policy, own_pid, BENCH_UID)),
         Part::Closing => Some(launch_program(policy, own_pid)),
         Part::Whole | Part::Zygote | Part::Launch => None,
     };
@@ -721,6 +742,8 @@ mod tests {
     const PID: i32 = 4242;
     /// The zygote a spare of pid [`PID`] was forked from.
     const ZYGOTE_PID: i32 = 4240;
+    /// The sandbox identity's uid.
+    const SANDBOX_UID: u32 = 65534;
 
     /// Runs the program on one syscall, as the kernel would.
     fn run(program: &[libc::sock_filter], arch: u32, nr: i64, args: [u64; 6]) -> u32 {
@@ -1122,7 +1145,7 @@ mod tests {
         ] {
             let (whole, zygote, spare) = (
                 program(&policy, PID).len(),
-                zygote_program(&policy, ZYGOTE_PID).len(),
+                zygote_program(&policy, ZYGOTE_PID, SANDBOX_UID).len(),
                 spare_program(&policy, PID).len(),
             );
             println!(
@@ -1356,7 +1379,7 @@ mod tests {
         for policy in &policies {
             let (whole, zygote, spare) = (
                 program(policy, PID),
-                zygote_program(policy, ZYGOTE_PID),
+                zygote_program(policy, ZYGOTE_PID, SANDBOX_UID),
                 spare_program(policy, PID),
             );
             for arch in [AUDIT_ARCH, 0x4000_0003] {
@@ -1387,7 +1410,7 @@ mod tests {
     #[test]
     fn a_zygote_reaches_no_other_process_by_pid_and_its_spares_only_themselves() {
         for policy in [Policy::new().zygote(true), Policy::new().max_processes(4)] {
-            let zygote = zygote_program(&policy, ZYGOTE_PID);
+            let zygote = zygote_program(&policy, ZYGOTE_PID, SANDBOX_UID);
             let spare = spare_program(&policy, PID);
             let on_zygote = |nr: i64, args: [u64; 6]| run(&zygote, AUDIT_ARCH, nr, args);
             let in_spare = |nr: i64, args: [u64; 6]| {
@@ -1436,6 +1459,28 @@ mod tests {
             for which in [libc::PRIO_PGRP, libc::PRIO_USER] {
                 let call = args(which as u64, 0, 0);
                 assert_eq!(on_zygote(libc::SYS_setpriority, call), EPERM);
+            }
+            // Its uids: only to the sandbox identity in all three (a spare's drop); no
+            // other uid, no single id left as it is, no setuid or setresgid.
+            let sandbox = u64::from(SANDBOX_UID);
+            let caller = 1000;
+            assert_eq!(
+                on_zygote(libc::SYS_setresuid, args(sandbox, sandbox, sandbox)),
+                RET_ALLOW
+            );
+            for ids in [
+                args(caller, caller, caller),
+                args(sandbox, sandbox, caller),
+                args(caller, sandbox, sandbox),
+                args(sandbox, caller, sandbox),
+                args(0, 0, 0),
+                args(u64::from(u32::MAX), sandbox, sandbox),
+            ] {
+                assert_eq!(on_zygote(libc::SYS_setresuid, ids), EPERM, "{ids:?}");
+            }
+            for nr in [libc::SYS_setuid, libc::SYS_setresgid, libc::SYS_setreuid] {
+                assert_eq!(on_zygote(nr, args(sandbox, sandbox, sandbox)), EPERM);
+                assert_eq!(on_zygote(nr, args(caller, caller, caller)), EPERM);
             }
             // Its calls by pid, yes; every process at once, no.
             assert_eq!(on_zygote(libc::SYS_kill, args(4243, 9, 0)), RET_ALLOW);
@@ -1496,7 +1541,7 @@ mod tests {
 
     #[test]
     fn a_zygote_may_fork_and_signal_its_calls_but_not_make_namespaces() {
-        let zygote = zygote_program(&Policy::new().zygote(true), ZYGOTE_PID);
+        let zygote = zygote_program(&Policy::new().zygote(true), ZYGOTE_PID, SANDBOX_UID);
         let decide = |nr: i64, args: [u64; 6]| run(&zygote, AUDIT_ARCH, nr, args);
         assert_eq!(
             decide(libc::SYS_clone, args(libc::SIGCHLD as u64, 0, 0)),
@@ -1527,17 +1572,18 @@ mod tests {
 
     /// The sizes the README reports stay where the shared answers and exceptions put
     /// them (a search over runs with an answer per leaf was 254, 195 and 103). The
-    /// zygote's part grew by about 15 instructions when it kept the pid rules.
+    /// zygote's part grew by about 25 instructions when it kept the pid rules and held
+    /// its `setresuid`.
     #[test]
     fn the_programs_are_small_under_every_policy() {
         for policy in &every_policy() {
             let (whole, zygote, spare) = (
                 program(policy, PID).len(),
-                zygote_program(policy, ZYGOTE_PID).len(),
+                zygote_program(policy, ZYGOTE_PID, SANDBOX_UID).len(),
                 spare_program(policy, PID).len(),
             );
             assert!(whole <= 160, "whole {whole} instructions, {policy:?}");
-            assert!(zygote <= 145, "zygote {zygote} instructions, {policy:?}");
+            assert!(zygote <= 150, "zygote {zygote} instructions, {policy:?}");
             assert!(spare <= 64, "spare {spare} instructions, {policy:?}");
         }
     }

@@ -225,7 +225,7 @@ fn above_launched_zygote(
     control: fs::File,
 ) -> ! {
     let zygote = match sys::fork_single_threaded() {
-        Ok(ForkResult::Child) => super::launched::exec_zygote(policy, control),
+        Ok(ForkResult::Child) => super::launched::exec_zygote(policy, identity, control),
         Ok(ForkResult::Parent { child }) => child,
         Err(error) => answer_and_exit(
             DROP_FAILED,

@@ -148,8 +148,12 @@ pub(crate) fn run(
             if filtered {
                 return Ok(());
             }
-            seccomp::install(&seccomp::zygote_program(&policy, zygote.as_raw()))
-                .map_err(|message| Failure::startup(Step::Seccomp, message))
+            seccomp::install(&seccomp::zygote_program(
+                &policy,
+                zygote.as_raw(),
+                identity.uid.as_raw(),
+            ))
+            .map_err(|message| Failure::startup(Step::Seccomp, message))
         });
     // The first spare shows whether this policy can be enforced at all; the caller waits
     // for that answer before it takes any spare.
