@@ -115,7 +115,50 @@ pub fn reset_signals() {
         // SAFETY: the default disposition installs no handler code.
         let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
     }
+    // The realtime signals, which nix's Signal does not list.
+    for number in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        // SAFETY: SIG_DFL installs no handler code; a number the C library keeps for
+        // itself is refused with EINVAL, which changes nothing.
+        unsafe { libc::signal(number, libc::SIG_DFL) };
+    }
     let _ = SigSet::empty().thread_set_mask();
+}
+
+/// Disarms the interval timers (real, virtual, profiling), which survive `execve`: a
+/// starter could have armed one to end this process by `SIGALRM`, `SIGVTALRM` or
+/// `SIGPROF` later, with no permission check.
+pub fn disarm_interval_timers() {
+    let zero = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+    };
+    for which in [libc::ITIMER_REAL, libc::ITIMER_VIRTUAL, libc::ITIMER_PROF] {
+        // SAFETY: `zero` is a valid itimerval; the old value is not asked for (null).
+        unsafe { libc::setitimer(which, &raw const zero, std::ptr::null_mut()) };
+    }
+}
+
+/// Ignores the signals a terminal sends to its session's processes (`SIGINT`,
+/// `SIGQUIT`, `SIGHUP`, and the stops `SIGTSTP`, `SIGTTIN`, `SIGTTOU`), which need no
+/// permission, for a process no one but the kernel and root should end.
+pub fn ignore_terminal_signals() {
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
+    }
 }
 
 /// Removes a variable from this process's environment.

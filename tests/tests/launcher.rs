@@ -1059,16 +1059,25 @@ fn stubborn_zygote(installed: &Installed) -> PathBuf {
 /// launcher (the zygote's supervisor). Returns the image's pid and what the script said:
 /// those two outcomes, and whether the launcher was still running 15 s after the
 /// lifeline closed.
-fn zygote_through_the_launcher(installed: &Installed, image: &Path, hold: u32) -> (u32, String) {
+///
+/// With `alarm`, the launcher is started with a one-second `SIGALRM` timer armed (a
+/// timer survives `execve`, and its signal needs no permission).
+fn zygote_through_the_launcher(
+    installed: &Installed,
+    image: &Path,
+    hold: u32,
+    alarm: bool,
+) -> (u32, String) {
     let work = installed.work();
-    let pid_file = work.join(format!("zygote-pid-{hold}"));
+    let pid_file = work.join(format!("zygote-pid-{hold}-{alarm}"));
     let _ = fs::remove_file(&pid_file);
     let policy = serde_json::to_string(&boxed::Policy::new().zygote(true)).unwrap();
     let script = r#"
-        launcher=$0 image=$1 policy=$2 pid_file=$3 hold=$4
+        launcher=$0 image=$1 policy=$2 pid_file=$3 hold=$4 alarm=$5
         hex=$(printf '%08x' "${#policy}")
         length="\x${hex:6:2}\x${hex:4:2}\x${hex:2:2}\x${hex:0:2}"
-        "$launcher" 1>"$pid_file" 3< <(printf "$length"; printf '%s' "$policy") \
+        perl -e 'alarm 1 if shift; exec @ARGV or die' "$alarm" \
+            "$launcher" 1>"$pid_file" 3< <(printf "$length"; printf '%s' "$policy") \
             4> >(exec cat >/dev/null 2>&1) 5< <(exec sleep "$hold" 2>/dev/null) \
             6> >(exec cat >/dev/null 2>&1) 7<"$image" &
         launcher_pid=$!
@@ -1094,6 +1103,7 @@ fn zygote_through_the_launcher(installed: &Installed, image: &Path, hold: u32) -
             &policy,
             pid_file.to_str().unwrap(),
             &hold,
+            if alarm { "1" } else { "" },
         ],
         &[("BOXED_SANDBOX", "launch-2")],
     );
@@ -1127,10 +1137,17 @@ fn a_foreign_zygote_image_ends_with_its_caller() {
     // cannot signal it; nor can the caller kill or stop the launcher above it. When the
     // caller's end of the control socket (here the lifeline pipe) closes, after 3 s, the
     // launcher kills the zygote and exits as it ended.
-    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 3);
+    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 3, false);
     let ended = end(pid);
     assert!(said.contains("cannot signal the zygote"), "{said}");
     assert!(said.contains("cannot kill the launcher"), "{said}");
+    assert!(ended, "the zygote outlived its lifeline: {said}");
+    assert!(said.contains("launcher exit 137"), "{said}");
+
+    // Nor can a timer the caller armed before it started the launcher: the launcher
+    // disarms it, and still ends the zygote when the lifeline closes.
+    let (pid, said) = zygote_through_the_launcher(&installed, &stubborn, 3, true);
+    let ended = end(pid);
     assert!(ended, "the zygote outlived its lifeline: {said}");
     assert!(said.contains("launcher exit 137"), "{said}");
 

@@ -70,8 +70,12 @@ pub(crate) fn run(version: &OsStr) -> ! {
 /// Checks the protocol descriptors, reads the policy, drops, and forks the sandbox.
 pub(crate) fn supervise(origin: Origin) -> ! {
     // Started by anyone, with any signal state: the children must stay unreaped until
-    // this process waits for them, and no signal may be held back from it.
+    // this process waits for them, and no signal may be held back from it; and no
+    // timer of its starter's may end it later. A caller that is gone must not kill it
+    // before it has ended the sandbox.
     sys::reset_signals();
+    sys::disarm_interval_timers();
+    sys::ignore_sigpipe();
     let protocol_ok = [REQUEST_FD, RESPONSE_FD, LIFELINE_FD, REPORT_FD]
         .iter()
         .all(|&fd| is_pipe_or_socket(fd));
@@ -135,8 +139,6 @@ pub(crate) fn supervise(origin: Origin) -> ! {
             ),
         );
     }
-    // A caller that is gone must not kill the supervisor before it has ended the sandbox.
-    sys::ignore_sigpipe();
     let lifeline = sys::take_descriptor(LIFELINE_FD);
     let report = sys::take_descriptor(REPORT_FD);
     if policy.zygote {
@@ -213,32 +215,61 @@ fn exit_as(ending: Ending) -> ! {
 ///   left, with the zygote's status.
 ///
 /// A boxed zygote ends itself on the control socket's closing; this is for an image
-/// that does not. Once the zygote is forked, this process takes the sandbox identity as
-/// real and saved uid too, so that its caller cannot kill or stop it: a zygote that is
-/// not boxed's may change its real uid to the sandbox identity's (it must be free to
-/// drop its spares), and then only this process or root could end it. A parent-death
-/// signal would not do: the zygote's effective uid is not its real uid, so the kernel
-/// treats the image's exec as a secure one and clears it.
+/// that does not. Before the zygote may execute the image, this process takes the
+/// sandbox identity as real and saved uid too, leaves its caller's session where it
+/// can, and ignores the terminal's signals (its starter's timers are disarmed already),
+/// so that its caller cannot kill or stop it: a zygote that is not boxed's may make
+/// itself the sandbox identity through and through (it must be free to drop its
+/// spares), and then only this process or root could end it. A parent-death signal
+/// would not do: the zygote's effective uid is not its real uid, so the kernel treats
+/// the image's exec as a secure one and clears it.
 fn above_launched_zygote(
     policy: &crate::Policy,
     identity: privileges::Identity,
     control: fs::File,
 ) -> ! {
+    // The zygote waits at this gate until this process is out of its caller's reach:
+    // no image code runs while the caller could still stop or kill its supervisor.
+    let (gate_read, gate_write) = match nix::unistd::pipe() {
+        Ok(ends) => ends,
+        Err(error) => answer_and_exit(
+            DROP_FAILED,
+            Failure::startup(
+                Step::Pipes,
+                format!("the zygote's gate pipe failed: {error}"),
+            ),
+        ),
+    };
     let zygote = match sys::fork_single_threaded() {
-        Ok(ForkResult::Child) => super::launched::exec_zygote(policy, identity, control),
+        Ok(ForkResult::Child) => {
+            drop(gate_write);
+            let mut opened = [0u8; 1];
+            // A byte: go on. The end (the supervisor died first): run nothing.
+            if !matches!(nix::unistd::read(&gate_read, &mut opened), Ok(1)) {
+                sys::exit_now(CANCELLED);
+            }
+            drop(gate_read);
+            super::launched::exec_zygote(policy, identity, control)
+        }
         Ok(ForkResult::Parent { child }) => child,
         Err(error) => answer_and_exit(
             DROP_FAILED,
             Failure::startup(Step::Fork, format!("fork of the zygote failed: {error}")),
         ),
     };
-    // The sandbox identity in all three uids: the caller can no longer signal this
-    // process (nor stop it), so only the control socket's closing or the zygote's exit
-    // ends it; it still may signal the zygote and its spares, of the same identity.
+    drop(gate_read);
+    // Out of the caller's reach: the sandbox identity in all three uids (the caller may
+    // no longer signal or stop this process; it still may signal the zygote and its
+    // spares, of that identity), a session of its own where it can have one, and
+    // neither the terminal's signals nor timers that need no permission.
+    let _ = unistd::setsid();
+    sys::ignore_terminal_signals();
     if let Err(message) = privileges::become_sandbox_identity(identity) {
         let _ = kill(zygote, Signal::SIGKILL);
         answer_and_exit(DROP_FAILED, Failure::Privileges(message));
     }
+    let _ = nix::unistd::write(&gate_write, &[1]);
+    drop(gate_write);
     // The zygote answers its caller itself: the caller sees the response pipe end with
     // it. The image is the zygote's too.
     drop(sys::take_descriptor(RESPONSE_FD));
@@ -256,12 +287,13 @@ fn above_launched_zygote(
             Some(_) => PollTimeout::NONE,
             None => PollTimeout::from(5u8),
         };
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => break,
-        }
+        let failed = match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => false,
+            // It can no longer watch the control socket: the zygote ends now.
+            Err(_) => true,
+        };
         let ready = |fd: &PollFd| fd.revents().is_some_and(|events| !events.is_empty());
-        if ready(&fds[0]) {
+        if failed || ready(&fds[0]) {
             // A boxed zygote sees the same hang-up and ends its calls and spares itself:
             // a moment for that, so that its own status is what is reported, then the
             // kill, whatever the image is. Not reaped yet, so neither its pid nor its
