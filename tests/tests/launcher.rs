@@ -184,6 +184,14 @@ fn forge(user: &str, image: &str, policy: &str, vars: &[(&str, &str)]) -> Output
     as_user(user, "bash", &["-c", script, LAUNCHER, image, policy], &all)
 }
 
+/// Runs `script` with bash as `user`, its arguments the launcher, `image`, `policy`
+/// and `extra`, with the launcher's marker in the environment.
+fn launch_script(user: &str, script: &str, image: &Path, policy: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["-c", script, LAUNCHER, image.to_str().unwrap(), policy];
+    args.extend_from_slice(extra);
+    as_user(user, "bash", &args, &[("BOXED_SANDBOX", "launch-2")])
+}
+
 fn default_policy() -> String {
     serde_json::to_string(&boxed::Policy::new()).unwrap()
 }
@@ -1092,21 +1100,12 @@ fn zygote_through_the_launcher(
             wait "$launcher_pid"; echo "launcher exit $?"; fi
     "#;
     let hold = hold.to_string();
-    let out = as_user(
-        &installed.caller,
-        "bash",
-        &[
-            "-c",
-            script,
-            LAUNCHER,
-            image.to_str().unwrap(),
-            &policy,
-            pid_file.to_str().unwrap(),
-            &hold,
-            if alarm { "1" } else { "" },
-        ],
-        &[("BOXED_SANDBOX", "launch-2")],
-    );
+    let extra = [
+        pid_file.to_str().unwrap(),
+        &hold,
+        if alarm { "1" } else { "" },
+    ];
+    let out = launch_script(&installed.caller, script, image, &policy, &extra);
     let said = fs::read_to_string(&pid_file).unwrap_or_default();
     let pid: u32 = said
         .trim()
@@ -1199,18 +1198,12 @@ fn a_launcher_started_with_sigchld_ignored_still_waits_for_its_sandbox() {
         echo "launcher exit $?"
     "#;
     for ignore in ["1", "0"] {
-        let out = as_user(
+        let out = launch_script(
             &installed.caller,
-            "bash",
-            &[
-                "-c",
-                script,
-                LAUNCHER,
-                probe.to_str().unwrap(),
-                &default_policy(),
-                ignore,
-            ],
-            &[("BOXED_SANDBOX", "launch-2")],
+            script,
+            &probe,
+            &default_policy(),
+            &[ignore],
         );
         assert!(
             stdout(&out).contains("launcher exit 7"),
