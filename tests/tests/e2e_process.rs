@@ -199,3 +199,50 @@ fn a_daemonised_grandchild_does_not_outlive_the_call() {
         daemon.alive()
     );
 }
+
+/// What `prctl(PR_SET_PDEATHSIG, 0)` answered, and the parent-death signal after it.
+fn clear_parent_death_signal() -> (Result<(), String>, i32) {
+    // SAFETY: PR_SET_PDEATHSIG takes an integer; PR_GET_PDEATHSIG writes one int to the
+    // local it is given.
+    let cleared = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    let cleared = if cleared == 0 {
+        Ok(())
+    } else {
+        Err(nix::errno::Errno::last().to_string())
+    };
+    let mut signal: libc::c_int = -1;
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_GET_PDEATHSIG, &raw mut signal, 0, 0, 0) };
+    (cleared, signal)
+}
+
+#[sandboxed]
+fn clear_parent_death_signal_in_a_sandbox() -> (Result<(), String>, i32) {
+    clear_parent_death_signal()
+}
+
+#[sandboxed(zygote)]
+fn clear_parent_death_signal_through_a_zygote() -> (Result<(), String>, i32) {
+    clear_parent_death_signal()
+}
+
+/// A sandbox dies with its supervisor (the parent-death signal is SIGKILL): it cannot
+/// clear or change that, so that if its caller kills the supervisor, it goes too.
+#[test]
+fn a_sandbox_cannot_clear_its_parent_death_signal() {
+    e2e();
+    for (how, (cleared, signal)) in [
+        ("one-shot", clear_parent_death_signal_in_a_sandbox()),
+        ("zygote", clear_parent_death_signal_through_a_zygote()),
+    ] {
+        assert_eq!(
+            cleared,
+            Err("EPERM: Operation not permitted".into()),
+            "{how}"
+        );
+        assert_eq!(signal, libc::SIGKILL, "{how}");
+    }
+    // Control: the caller itself may (it has none, and keeps none).
+    let (cleared, signal) = clear_parent_death_signal();
+    assert_eq!((cleared, signal), (Ok(()), 0));
+}

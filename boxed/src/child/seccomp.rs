@@ -310,12 +310,15 @@ fn checks(rule: Rule, policy: &Policy, own_pid: i32) -> Decision {
                 jeq(libc::TIOCLINUX as u32, To::Deny, To::Allow),
             ],
         ),
-        // Becoming dumpable again, and rewriting its own memory map's bookkeeping. Not
-        // dumpable (0) stays allowed: an image the launcher executed is dumpable again
-        // after the exec, under this filter, until its start-up says otherwise.
+        // Becoming dumpable again, rewriting its own memory map's bookkeeping, and
+        // changing the signal it gets when its supervisor dies (set to SIGKILL before
+        // the filter: cleared, a sandbox whose supervisor its caller killed would stay).
+        // Not dumpable (0) stays allowed: an image the launcher executed is dumpable
+        // again after the exec, under this filter, until its start-up says otherwise.
         Rule::Prctl => (
             0,
             vec![
+                jeq(libc::PR_SET_PDEATHSIG as u32, To::Deny, To::Next),
                 jeq(libc::PR_SET_MM as u32, To::Deny, To::Next),
                 jeq(libc::PR_SET_DUMPABLE as u32, To::Next, To::Allow),
                 Check::Load(arg(1)),
@@ -1527,6 +1530,18 @@ mod tests {
             );
         }
         assert!(closing.len() <= 12, "{} instructions", closing.len());
+    }
+
+    #[test]
+    fn a_sandbox_keeps_the_parent_death_signal_it_was_given() {
+        for policy in every_policy() {
+            for signal in [0, libc::SIGKILL as u64, libc::SIGCHLD as u64] {
+                let call = args(libc::PR_SET_PDEATHSIG as u64, signal, 0);
+                assert_eq!(decide(&policy, libc::SYS_prctl, call), EPERM, "{policy:?}");
+            }
+            let read = args(libc::PR_GET_PDEATHSIG as u64, 0, 0);
+            assert_eq!(decide(&policy, libc::SYS_prctl, read), RET_ALLOW);
+        }
     }
 
     #[test]

@@ -240,7 +240,7 @@ pub(crate) const TABLE: &[Row] = &[
     (libc::SYS_modify_ldt as u32, "modify_ldt", Deny, "I/O ports and segment tables"),
     (libc::SYS_pivot_root as u32, "pivot_root", Deny, "mounts and the root directory"),
     (libc::SYS__sysctl as u32, "_sysctl", Deny, "obsolete"),
-    (libc::SYS_prctl as u32, "prctl", R(Prctl), "process attributes of itself; never dumpable again, never PR_SET_MM"),
+    (libc::SYS_prctl as u32, "prctl", R(Prctl), "process attributes of itself; never dumpable again, never PR_SET_MM, never another parent-death signal"),
     (libc::SYS_arch_prctl as u32, "arch_prctl", Allow, "its own thread registers (glibc start-up of a program it runs)"),
     (libc::SYS_adjtimex as u32, "adjtimex", Deny, "changes the clock of the machine"),
     (libc::SYS_setrlimit as u32, "setrlimit", Allow, "its own resource limits; raising them fails in the kernel"),
