@@ -16,6 +16,9 @@ caller=boxed-test
 id -u "$caller" >/dev/null 2>&1 || useradd --create-home --user-group --shell /bin/sh "$caller"
 
 cargo build --release -p boxed -p boxed-bench
+# The launcher as the README's setup line builds it: the `boxed` program linked static.
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p boxed --bin boxed \
+    --target x86_64-unknown-linux-gnu
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
 stage=$(mktemp -d /tmp/boxed-bench.XXXXXX)
@@ -29,7 +32,8 @@ cleanup() {
     rm -rf "$stage"
 }
 trap cleanup EXIT
-install -m 755 "$target/release/boxed" "$target/release/boxed-bench" "$stage/"
+install -m 755 "$target/x86_64-unknown-linux-gnu/release/boxed" "$stage/boxed"
+install -m 755 "$target/release/boxed-bench" "$stage/"
 "$stage/boxed" setup --user "$caller"
 
 cd "$stage"

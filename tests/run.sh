@@ -33,6 +33,10 @@ echo "== build (root: the programs the root-run tests start)"
 cargo fetch # every crate of the lock file, for the test user's offline builds below
 cargo build -p boxed -p boxed-tests -p boxed-examples --bins
 target="${CARGO_TARGET_DIR:-target}"
+# The launcher, as the README's setup line builds it: the `boxed` program linked static
+# (no loader at the exec every one-shot call pays).
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -p boxed --bin boxed \
+    --target x86_64-unknown-linux-gnu
 
 stage=$(mktemp -d /tmp/boxed-e2e.XXXXXX)
 chmod 755 "$stage"
@@ -52,7 +56,8 @@ mkdir -m 755 "$stage/bin"
 install -d -o "$caller" -g "$caller" -m 755 "$stage/work"
 install -o root -g root -m 4755 "$(command -v id)" "$stage/suid-id"
 # Root's builds of the programs the root-run tests start.
-cp "$target/debug/boxed" "$target/debug/boxed-test-caller" "$target/debug/quickstart" "$stage/bin/"
+cp "$target/x86_64-unknown-linux-gnu/debug/boxed" "$target/debug/boxed-test-caller" \
+    "$target/debug/quickstart" "$stage/bin/"
 
 echo "== what this kernel enforces (boxed doctor)"
 "$stage/bin/boxed" doctor || { echo "this kernel lacks a confinement layer the tests need" >&2; exit 1; }

@@ -734,7 +734,9 @@ fn the_launcher_run_through_the_loader_gains_nothing() {
     let secret = secret_of(&installed);
     let probe = installed.probe(&secret);
     let probe = probe.to_str().unwrap();
-    let loader = interpreter(Path::new(LAUNCHER));
+    // The system's loader, as a dynamically linked program names it (the launcher
+    // itself is linked static and names none).
+    let loader = interpreter(&installed.stage.join("bin/boxed-test-caller"));
     // Control: started as itself, with a forged protocol, the launcher runs the probe,
     // confined.
     let out = forge(&installed.caller, probe, &default_policy(), &[]);
