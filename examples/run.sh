@@ -16,7 +16,10 @@ run="cargo run --quiet -p boxed-examples --bin quickstart"
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 # The `boxed` program as the README's setup line builds it: linked static.
-static_build="env RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --quiet -p boxed --bin boxed --target x86_64-unknown-linux-gnu"
+build_static() {
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet -p boxed --bin boxed \
+        --target x86_64-unknown-linux-gnu
+}
 
 if [ "$(id -u)" != 0 ]; then
     # `test -x` asks the kernel (access(2)), so it honours the launcher's ACL.
@@ -27,7 +30,7 @@ if [ "$(id -u)" != 0 ]; then
             echo "  boxed setup --user $(id -un) --user OTHER...   (naming every user it should serve)" >&2
             exit 1
         fi
-        $static_build
+        build_static
         sudo "$target/x86_64-unknown-linux-gnu/debug/boxed" setup --user "$(id -un)"
     fi
     exec $run
@@ -37,7 +40,7 @@ user=boxed-demo
 id -u "$user" >/dev/null 2>&1 || useradd --create-home --user-group --shell /bin/sh "$user"
 home=$(getent passwd "$user" | cut -d: -f6)
 cargo fetch --quiet # every crate the user's offline build needs, into root's cache
-$static_build
+build_static
 stage=$(mktemp -d /tmp/boxed-demo.XXXXXX)
 chmod 755 "$stage"
 # One launcher per machine: keep the one installed before, and put it back after.

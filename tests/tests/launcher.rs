@@ -1054,8 +1054,7 @@ fn a_boxed_image_without_the_launchers_filter_serves_nothing() {
 
 /// Whether process `pid` still runs (and is not a zombie), as root sees it.
 fn running(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+    boxed_tests::proc_stat(pid as i32).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X'))
 }
 
 /// A foreign zygote image that stays: it ignores every signal it may, tries to become

@@ -237,21 +237,6 @@ pub(crate) fn tie_to_supervisor(supervisor: Pid, grouping: Grouping) -> Step {
     Ok(())
 }
 
-/// For a zygote's supervisor under the launcher, once the zygote is forked: from
-/// (caller, sandbox, caller) to the sandbox identity in all three uids, verified.
-pub(crate) fn become_sandbox_identity(identity: Identity) -> Step {
-    step(
-        "setresuid(sandbox identity)",
-        unistd::setresuid(identity.uid, identity.uid, identity.uid),
-    )?;
-    let uids = step("getresuid", unistd::getresuid())?;
-    if [uids.real, uids.effective, uids.saved] != [identity.uid; 3] {
-        return Err(format!("the zygote's supervisor has uids {uids:?}"));
-    }
-    step("PR_SET_DUMPABLE 0", prctl::set_dumpable(false))?;
-    verify_no_capabilities()
-}
-
 /// For the launcher started directly: all the way down to nobody, in one process.
 pub(crate) fn drop_completely() -> Step {
     let caller = unistd::getuid();

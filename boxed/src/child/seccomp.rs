@@ -149,18 +149,15 @@ pub(crate) fn zygote_program(
     own_pid: i32,
     sandbox_uid: u32,
 ) -> Vec<libc::sock_filter> {
-    let whole = decisions(policy, own_pid);
-    let mut decisions = whole.clone();
+    let mut decisions = decisions(policy, own_pid);
     for &nr in ZYGOTE_NEEDS {
         let named = matches!(
             syscall_table::class_of(nr as u32),
             Class::Rule(Rule::OwnPid | Rule::OwnPriority)
         );
-        decisions[nr as usize] = if named {
-            whole[nr as usize].clone()
-        } else {
-            Decision::Allow
-        };
+        if !named {
+            decisions[nr as usize] = Decision::Allow;
+        }
     }
     // Its own forks never make namespaces either, and it signals no process but its own
     // calls (which Landlock's scope keeps it to): never every process at once.

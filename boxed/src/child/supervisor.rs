@@ -149,7 +149,7 @@ pub(crate) fn supervise(origin: Origin) -> ! {
             }
             // The zygote is the image, executed by a fork of this process once it is
             // confined; this process stays above it.
-            Origin::Launcher(_) => above_launched_zygote(&policy, identity, lifeline),
+            Origin::Launcher(_) => above_launched_zygote(&policy, identity, caller, lifeline),
         }
     }
     if closed(&lifeline) {
@@ -226,6 +226,7 @@ fn exit_as(ending: Ending) -> ! {
 fn above_launched_zygote(
     policy: &crate::Policy,
     identity: privileges::Identity,
+    caller: unistd::Uid,
     control: fs::File,
 ) -> ! {
     // The zygote waits at this gate until this process is out of its caller's reach:
@@ -264,7 +265,8 @@ fn above_launched_zygote(
     // neither the terminal's signals nor timers that need no permission.
     let _ = unistd::setsid();
     sys::ignore_terminal_signals();
-    if let Err(message) = privileges::become_sandbox_identity(identity) {
+    // The sandbox's own drop, and its checks, done on this process.
+    if let Err(message) = privileges::drop_sandbox(identity, caller) {
         let _ = kill(zygote, Signal::SIGKILL);
         answer_and_exit(DROP_FAILED, Failure::Privileges(message));
     }
@@ -310,14 +312,23 @@ fn above_launched_zygote(
             break;
         }
     }
-    let _ = waitid(Id::Pid(zygote), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
-    let _ = killpg(zygote, Signal::SIGKILL);
-    let ending = Ending::of(waitpid(zygote, None));
     // The tree first: the caller sees the control socket close once nothing of the
     // zygote is left.
-    tree::end_tree();
+    let ending = end(zygote);
     drop(control);
     exit_as(ending)
+}
+
+/// Once the child `pid` has exited or been killed: kills its process group while its
+/// unreaped id still holds the group, reaps it, and ends every other child left (the
+/// orphans re-parented here). Returns how it ended.
+fn end(pid: Pid) -> Ending {
+    // Wait without reaping first, so the group can be killed while its id is still held.
+    let _ = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+    let _ = killpg(pid, Signal::SIGKILL);
+    let ending = Ending::of(waitpid(pid, None));
+    tree::end_tree();
+    ending
 }
 
 /// Whether the child `pid` has exited, without reaping it.
@@ -375,15 +386,7 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
             break;
         }
     }
-    // Wait without reaping first, so the group can be killed while its id is still held.
-    let _ = waitid(
-        Id::Pid(sandbox),
-        WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
-    );
-    let _ = killpg(sandbox, Signal::SIGKILL);
-    let ending = Ending::of(waitpid(sandbox, None));
-    tree::end_tree();
-    (ending, timed_out)
+    (end(sandbox), timed_out)
 }
 
 /// Whether the read end `pipe` has no writer left (the caller closed it or died).
