@@ -67,6 +67,22 @@ fn one_shot(
         // and nobody reads the outcome.
         Awaited::Stopped => Ok(None),
     };
+    if matches!(received, Ok(Some(_))) && policy.max_processes <= 1 {
+        // The answer is here and the sandbox could start no process: its output is in
+        // the pipes (see `Relay::take_what_is_there`), and the report is not needed.
+        // The report pipe closed before the lifeline tells the supervisor so: it kills
+        // the sandbox and exits at once, without waiting for the sandbox's exit.
+        relay.take_what_is_there();
+        drop(report_read);
+        drop(lifeline_write);
+        // Reaping is only cleanup: the program may have reaped the supervisor already.
+        let _ = child.wait();
+        return Ok(Exchange {
+            sent,
+            received,
+            report: None,
+        });
+    }
     // Closing the lifeline tells the supervisor the call is over: it ends the sandbox
     // and everything it started, reports, then exits the way the sandbox did. Then the
     // output pipes end, once everything that held them is gone.

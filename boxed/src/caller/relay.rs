@@ -35,6 +35,9 @@ pub(crate) struct Relay {
     streams: [Option<Output>; 2],
     /// Allocated when the sandbox first writes something.
     buffer: Vec<u8>,
+    /// Which streams the last poll that found the response readable found empty: all
+    /// they were written before the answer had been relayed by then.
+    empty_at_answer: [bool; 2],
 }
 
 struct Output {
@@ -66,6 +69,7 @@ impl Relay {
         Relay {
             streams: [stream(stdout, false), stream(stderr, true)],
             buffer: Vec::new(),
+            empty_at_answer: [false; 2],
         }
     }
 
@@ -105,6 +109,7 @@ impl Relay {
             }
             self.relay(ready.streams);
             if ready.response {
+                self.empty_at_answer = ready.streams.map(|s| matches!(s, Stream::Quiet));
                 match reader.read_from(&mut response) {
                     Ok(Progress::Pending) => {}
                     Ok(Progress::Done(frame)) => return Awaited::Frame(Ok(Some(frame))),
@@ -137,7 +142,16 @@ impl Relay {
     /// returns once its bytes are in it, and the sandbox flushes before it answers), so
     /// the call returns without waiting for the sandbox's exit; what it writes later is
     /// discarded.
+    ///
+    /// A stream that the poll which found the answer arriving found empty holds nothing
+    /// written before it (the answer is written after all of that): it is not polled
+    /// again, so a call that wrote nothing costs no `poll` here.
     pub(crate) fn take_what_is_there(&mut self) {
+        for (stream, empty) in self.streams.iter_mut().zip(self.empty_at_answer) {
+            if empty {
+                *stream = None;
+            }
+        }
         while self.streams.iter().any(Option::is_some) {
             match self.wait_for(None, None, PollTimeout::ZERO) {
                 Ok(ready) if ready.streams.iter().any(|s| !matches!(s, Stream::Quiet)) => {

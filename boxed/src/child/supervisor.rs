@@ -177,7 +177,13 @@ pub(crate) fn supervise(origin: Origin) -> ! {
     drop(request);
     drop(sys::take_descriptor(RESPONSE_FD));
     super::release_output();
-    let (ending, timed_out) = watch(sandbox, &lifeline, deadline);
+    let quick = policy.max_processes <= 1;
+    let (ending, timed_out) = match watch(sandbox, &lifeline, &report, deadline, quick) {
+        Watched::Ended(ending, timed_out) => (ending, timed_out),
+        // The caller has its answer and wants no report: the sandbox, which can have
+        // started no process, is killed, and nothing is left to wait for here.
+        Watched::Answered => sys::exit_now(0),
+    };
     let cpu_seconds = super::children_cpu_seconds();
     let mut report = report;
     let report_json = serde_json::to_vec(&Report {
@@ -340,6 +346,16 @@ fn has_exited(pid: Pid) -> bool {
     )
 }
 
+/// How watching the sandbox ended.
+enum Watched {
+    /// The sandbox and its tree are gone: how it ended, and whether the deadline did it.
+    Ended(Ending, bool),
+    /// The caller closed the lifeline after the report pipe: it has its answer and reads
+    /// no report. The sandbox, which may start no process (`quick`), is killed, not
+    /// waited for.
+    Answered,
+}
+
 /// Waits for the sandbox to exit, the lifeline to close or the deadline to pass, then
 /// ends the whole tree. Returns how the sandbox ended, and whether the deadline did it.
 ///
@@ -348,7 +364,19 @@ fn has_exited(pid: Pid) -> bool {
 /// reported: a sandbox that was already exiting (its closed pipe is what the caller saw)
 /// keeps its own code or signal, since the kernel ignores signals to a process group
 /// that is exiting.
-fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Ending, bool) {
+///
+/// With `quick` (the sandbox may start no process, so the kill ends all of it), a
+/// caller that closed its end of the report pipe before the lifeline has its answer and
+/// waits only for this process to exit: the sandbox is killed and left to the kernel
+/// (it is re-parented and reaped like any orphan), so the caller does not also wait for
+/// the sandbox's own exit.
+fn watch(
+    sandbox: Pid,
+    lifeline: &fs::File,
+    report: &fs::File,
+    deadline: Option<Instant>,
+    quick: bool,
+) -> Watched {
     // Without pidfds (kernels before 5.3), the sandbox's exit is checked between polls
     // of the lifeline a few milliseconds long instead of being polled itself.
     let pidfd = sys::pidfd_open(sandbox).ok();
@@ -383,14 +411,40 @@ fn watch(sandbox: Pid, lifeline: &fs::File, deadline: Option<Instant>) -> (Endin
             // Not reaped yet, so neither its pid nor its process group can be reused.
             let _ = killpg(sandbox, Signal::SIGKILL);
             let _ = kill(sandbox, Signal::SIGKILL);
+            if quick && !timed_out && unread(report) {
+                return Watched::Answered;
+            }
             break;
         }
     }
-    (end(sandbox), timed_out)
+    Watched::Ended(end(sandbox), timed_out)
+}
+
+/// Whether the write end `pipe` has no reader left.
+fn unread(pipe: &fs::File) -> bool {
+    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::empty())];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|events| events.contains(PollFlags::POLLERR))
 }
 
 /// Whether the read end `pipe` has no writer left (the caller closed it or died).
 fn closed(pipe: &fs::File) -> bool {
     let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_pipe_is_unread_only_once_its_reader_is_closed() {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let write = fs::File::from(write);
+        assert!(!unread(&write), "the reader is open");
+        drop(read);
+        assert!(unread(&write), "the reader is closed");
+    }
 }
